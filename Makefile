@@ -1,0 +1,36 @@
+# The two commands: `make dev` runs the stack, `make test` runs every test.
+# Both set everything up first (scripts/setup is idempotent and fast when done).
+.DEFAULT_GOAL := help
+VENV := .venv/bin
+PYTEST_ARGS ?=
+
+.PHONY: help setup dev test lint format server-image clean
+
+help:
+	@echo "make dev    set up, then run livekit-server, proxy and agent (honcho start)"
+	@echo "make test   set up, then run ruff and the whole test suite"
+	@echo "make lint | format | server-image | clean"
+
+setup:
+	@scripts/setup
+
+dev: setup
+	@test -f .env || { cp .env.example .env; echo "[make] created .env from .env.example"; }
+	$(VENV)/honcho start
+
+test: setup lint
+	$(VENV)/pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/ruff check .
+	$(VENV)/ruff format --check .
+
+format: setup
+	$(VENV)/ruff format .
+	$(VENV)/ruff check --fix .
+
+server-image:
+	@scripts/build-server-image
+
+clean:
+	rm -rf .venv .pytest_cache .ruff_cache
