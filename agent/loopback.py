@@ -1,0 +1,95 @@
+"""Offline media mode: Silero VAD cuts the user's speech into utterances and the agent
+plays each one back on its own track. It proves mic -> server -> agent -> server ->
+speaker works end to end, with no cloud account and no API key."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from livekit import rtc
+from livekit.agents import JobContext, vad
+
+from agent.state import CHAT_TOPIC, say_text, set_state
+
+SAMPLE_RATE = 16000  # Silero's native rate: no resampling on the way in
+logger = logging.getLogger("devstack.agent.loopback")
+
+
+class Loopback:
+    """Echoes every utterance heard in the room, one at a time."""
+
+    def __init__(self, ctx: JobContext, vad_model: vad.VAD) -> None:
+        self._ctx = ctx
+        self._vad = vad_model
+        self._source = rtc.AudioSource(SAMPLE_RATE, 1, queue_size_ms=1000)
+        self._speaking = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        """Publish the echo track, then listen to every current and future audio track."""
+        room = self._ctx.room
+        track = rtc.LocalAudioTrack.create_audio_track("agent-echo", self._source)
+        options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
+        await room.local_participant.publish_track(track, options)
+
+        room.on("track_subscribed", self._on_track_subscribed)
+        for participant in room.remote_participants.values():
+            for publication in participant.track_publications.values():
+                if publication.track is not None:
+                    self._on_track_subscribed(publication.track, publication, participant)
+        room.register_text_stream_handler(CHAT_TOPIC, self._on_chat)
+
+    def _spawn(self, coro: object) -> None:
+        task = asyncio.create_task(coro)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _on_track_subscribed(
+        self,
+        track: rtc.Track,
+        _publication: rtc.RemoteTrackPublication,
+        participant: rtc.RemoteParticipant,
+    ) -> None:
+        is_agent = participant.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
+        if track.kind == rtc.TrackKind.KIND_AUDIO and not is_agent:
+            logger.info("listening to %s", participant.identity)
+            self._spawn(self._listen(track, participant.identity))
+
+    def _on_chat(self, reader: rtc.TextStreamReader, sender: str) -> None:
+        async def reply() -> None:
+            text = await reader.read_all()
+            await say_text(self._ctx.room, f"loopback mode: you wrote {text!r}")
+
+        logger.info("chat from %s", sender)
+        self._spawn(reply())
+
+    async def _listen(self, track: rtc.Track, identity: str) -> None:
+        stream = rtc.AudioStream.from_track(track=track, sample_rate=SAMPLE_RATE, num_channels=1)
+        vad_stream = self._vad.stream()
+
+        async def feed() -> None:
+            async for event in stream:
+                vad_stream.push_frame(event.frame)
+            vad_stream.end_input()
+
+        feeder = asyncio.create_task(feed())
+        try:
+            async for event in vad_stream:
+                if event.type == vad.VADEventType.END_OF_SPEECH and event.frames:
+                    await self._echo(event.frames, event.speech_duration, identity)
+        finally:
+            feeder.cancel()
+            await vad_stream.aclose()
+            await stream.aclose()
+
+    async def _echo(self, frames: list[rtc.AudioFrame], duration: float, identity: str) -> None:
+        async with self._speaking:
+            room = self._ctx.room
+            logger.info("heard %.1f s of speech from %s, playing it back", duration, identity)
+            await say_text(room, f"heard {duration:.1f} s of speech")
+            await set_state(room, "speaking")
+            for frame in frames:
+                await self._source.capture_frame(frame)
+            await self._source.wait_for_playout()
+            await set_state(room, "listening")

@@ -1,0 +1,81 @@
+"""The agent worker's settings, read once from the environment (and `.env`)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Literal
+
+from dotenv import load_dotenv
+
+DEFAULT_AGENT_NAME = "devstack-agent"
+Mode = Literal["loopback", "openai"]
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable and an example."""
+
+
+def _int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(
+            f"{name}={raw!r} is not an integer (example: {name}={default})"
+        ) from None
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    """What the worker needs beyond LIVEKIT_URL/KEY/SECRET, which livekit-agents reads itself."""
+
+    agent_name: str
+    http_host: str
+    http_port: int
+    idle_processes: int
+    mode: Mode
+    openai_base_url: str | None
+    openai_llm_model: str
+    openai_stt_model: str
+    openai_tts_model: str
+    openai_tts_voice: str
+
+    @property
+    def dispatch_kind(self) -> str:
+        """How the server hands this worker jobs: the core of 'why did my agent not join'."""
+        return "explicit dispatch only" if self.agent_name else "automatic (every new room)"
+
+
+def load_settings() -> AgentSettings:
+    """Read `.env` (without overriding the real environment), validate, and fail early."""
+    load_dotenv(override=False)
+    # Unset means the project default; set-but-empty means an unnamed worker on purpose.
+    name = os.environ.get("LIVEKIT_AGENT_NAME")
+    agent_name = DEFAULT_AGENT_NAME if name is None else name.strip()
+    os.environ["LIVEKIT_AGENT_NAME"] = agent_name
+
+    wanted = os.environ.get("AGENT_MODE", "auto").strip().lower() or "auto"
+    if wanted not in ("auto", "loopback", "openai"):
+        raise SettingsError(f"AGENT_MODE={wanted!r} must be auto, loopback or openai")
+    has_key = bool(os.environ.get("OPENAI_API_KEY", "").strip())
+    if wanted == "openai" and not has_key:
+        raise SettingsError(
+            "AGENT_MODE=openai needs OPENAI_API_KEY (example: OPENAI_API_KEY=sk-...)"
+        )
+    mode: Mode = "openai" if wanted == "openai" or (wanted == "auto" and has_key) else "loopback"
+
+    return AgentSettings(
+        agent_name=agent_name,
+        http_host=os.environ.get("AGENT_HTTP_HOST", "127.0.0.1"),
+        http_port=_int("AGENT_HTTP_PORT", 8081),
+        idle_processes=_int("AGENT_IDLE_PROCESSES", 1),
+        mode=mode,
+        openai_base_url=os.environ.get("OPENAI_BASE_URL") or None,
+        openai_llm_model=os.environ.get("OPENAI_LLM_MODEL", "gpt-4o-mini"),
+        openai_stt_model=os.environ.get("OPENAI_STT_MODEL", "gpt-4o-mini-transcribe"),
+        openai_tts_model=os.environ.get("OPENAI_TTS_MODEL", "gpt-4o-mini-tts"),
+        openai_tts_voice=os.environ.get("OPENAI_TTS_VOICE", "ash"),
+    )

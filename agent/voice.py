@@ -1,0 +1,32 @@
+"""Cloud media mode: the OpenAI STT -> LLM -> TTS pipeline with Silero VAD.
+
+Works with any OpenAI-compatible server through OPENAI_BASE_URL."""
+
+from __future__ import annotations
+
+from livekit.agents import Agent, AgentSession, JobContext, vad
+from livekit.plugins import openai
+
+from agent.settings import AgentSettings
+
+INSTRUCTIONS = (
+    "You are the livekit-devstack test agent. Answer briefly and plainly; "
+    "you exist to prove that an agent joined the room and can talk."
+)
+
+
+async def start_voice_pipeline(
+    ctx: JobContext, settings: AgentSettings, vad_model: vad.VAD
+) -> None:
+    """Start an AgentSession; it sets `lk.agent.state` and sends transcripts itself."""
+    # Without OPENAI_BASE_URL the plugins use OpenAI's own endpoint.
+    url = {"base_url": settings.openai_base_url} if settings.openai_base_url else {}
+    session: AgentSession = AgentSession(
+        vad=vad_model,
+        stt=openai.STT(model=settings.openai_stt_model, **url),
+        llm=openai.LLM(model=settings.openai_llm_model, **url),
+        tts=openai.TTS(model=settings.openai_tts_model, voice=settings.openai_tts_voice, **url),
+    )
+    # record=False: nothing is uploaded anywhere from a local dev stack.
+    await session.start(agent=Agent(instructions=INSTRUCTIONS), room=ctx.room, record=False)
+    session.generate_reply(instructions="Greet the user in one short sentence.")

@@ -1,0 +1,112 @@
+"""The named agent worker: logs every job request, joins, and talks.
+
+Every log line carries the room, agent name and dispatch id, so one dispatch can be
+followed from the proxy's log through the server's to this one."""
+
+from __future__ import annotations
+
+import json
+import logging
+import warnings
+
+from jwt.warnings import InsecureKeyLengthWarning
+from livekit.agents import AgentServer, JobContext, JobProcess, JobRequest
+from livekit.plugins import silero
+
+from agent.loopback import Loopback
+from agent.settings import AgentSettings, load_settings
+from agent.state import say_text, set_state
+from agent.voice import start_voice_pipeline
+
+logger = logging.getLogger("devstack.agent")
+settings: AgentSettings = load_settings()
+# The dev secret ("secret") is livekit-server --dev's own; the warning would repeat per token.
+warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
+
+# The health server (GET / and GET /worker) is on a fixed port so the proxy and
+# `devstack doctor` can find it (livekit-agents' dev default is a random port), and
+# on loopback only unless AGENT_HTTP_HOST says otherwise.
+server = AgentServer(
+    host=settings.http_host,
+    port=settings.http_port,
+    num_idle_processes=settings.idle_processes,
+)
+
+
+def prewarm(proc: JobProcess) -> None:
+    """Load Silero once per process, before a job arrives: it ships in the wheel, so offline."""
+    proc.userdata["vad"] = silero.VAD.load()
+
+
+server.setup_fnc = prewarm
+
+
+@server.on("worker_registered")
+def _on_registered(worker_id: str, _server_info: object) -> None:
+    logger.info(
+        "worker %s registered as agent_name=%r (%s), mode=%s, health on :%d",
+        worker_id,
+        settings.agent_name,
+        settings.dispatch_kind,
+        settings.mode,
+        settings.http_port,
+    )
+
+
+def _metadata_text(raw: str) -> str:
+    """Metadata as it would be shown to a user: compact JSON when it is JSON."""
+    try:
+        return json.dumps(json.loads(raw), separators=(",", ":"))
+    except ValueError:
+        return raw
+
+
+async def on_request(req: JobRequest) -> None:
+    """Log the job request and accept it under a readable identity."""
+    job = req.job
+    logger.info(
+        "job request: room=%s dispatch_id=%s agent_name=%r job_id=%s metadata=%s",
+        req.room.name,
+        job.dispatch_id or "-",
+        req.agent_name,
+        req.id,
+        _metadata_text(job.metadata) or "-",
+    )
+    await req.accept(
+        name=req.agent_name or "devstack agent",
+        identity=f"agent-{req.agent_name or 'auto'}-{req.id[-6:]}",
+        attributes={
+            "devstack.agent_name": req.agent_name,
+            "devstack.dispatch_id": job.dispatch_id,
+            "devstack.mode": settings.mode,
+            "devstack.metadata": job.metadata,
+            "lk.agent.state": "initializing",
+        },
+    )
+
+
+@server.rtc_session(agent_name=settings.agent_name, on_request=on_request)
+async def entrypoint(ctx: JobContext) -> None:
+    """Join, say hello in text, then run the media mode."""
+    job = ctx.job
+    await ctx.connect()
+    logger.info(
+        "joined room=%s room_sid=%s job_id=%s dispatch_id=%s metadata=%s as %s",
+        ctx.room.name,
+        await ctx.room.sid,
+        job.id,
+        job.dispatch_id or "-",
+        _metadata_text(job.metadata) or "-",
+        ctx.room.local_participant.identity,
+    )
+    vad_model = ctx.proc.userdata["vad"]
+    if settings.mode == "openai":
+        await start_voice_pipeline(ctx, settings, vad_model)
+        return
+    await Loopback(ctx, vad_model).start()
+    await set_state(ctx.room, "listening")
+    await say_text(
+        ctx.room,
+        f"Hi, I am {settings.agent_name or 'the automatic agent'} in loopback mode: "
+        "speak and I will play your words back.",
+    )
