@@ -16,7 +16,7 @@ from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from livekit import api
 
-from proxy.dispatch import ensure_dispatch
+from proxy.dispatch import Dispatcher
 from proxy.errors import ERROR_RESPONSES, ApiError, install_error_handlers, livekit_refused
 from proxy.models import DispatchRequest, DispatchResponse, TokenRequest, TokenResponse, check_room
 from proxy.rooms import describe_room, find_room, room_view
@@ -35,7 +35,12 @@ def _livekit(request: Request) -> api.LiveKitAPI:
     return request.app.state.lk
 
 
+def _dispatcher(request: Request) -> Dispatcher:
+    return request.app.state.dispatcher
+
+
 LiveKit = Annotated[api.LiveKitAPI, Depends(_livekit)]
+DispatcherDep = Annotated[Dispatcher, Depends(_dispatcher)]
 
 
 def create_app(settings: ProxySettings) -> FastAPI:
@@ -52,6 +57,7 @@ def create_app(settings: ProxySettings) -> FastAPI:
             failover=False,
         )
         app.state.lk = lk
+        app.state.dispatcher = Dispatcher(lk)
         logger.info(
             "proxy for %s, expecting agent_name=%r, worker health at %s",
             settings.livekit_url,
@@ -59,6 +65,7 @@ def create_app(settings: ProxySettings) -> FastAPI:
             settings.agent_health_url,
         )
         yield
+        await app.state.dispatcher.aclose()
         await lk.aclose()
 
     app = FastAPI(
@@ -130,11 +137,11 @@ def create_app(settings: ProxySettings) -> FastAPI:
         )
 
     @app.post("/api/dispatch-agent", response_model=DispatchResponse, tags=["dispatch"])
-    async def dispatch_agent(body: DispatchRequest, lk: LiveKit) -> DispatchResponse:
+    async def dispatch_agent(body: DispatchRequest, dispatcher: DispatcherDep) -> DispatchResponse:
         """Dispatch the agent into a room (created if needed). Idempotent per room and agent
         name while that agent is pending or present; dispatches again once it has left."""
         agent_name = agent_name_for(body.agent_name)
-        outcome = await ensure_dispatch(lk, body.room, agent_name, body.metadata)
+        outcome = await dispatcher.ensure(body.room, agent_name, body.metadata)
         return DispatchResponse(
             success=True,
             room=body.room,

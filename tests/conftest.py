@@ -1,8 +1,10 @@
-"""Fixtures that start real components: livekit-server (testcontainers or binary)."""
+"""Fixtures that start real components: livekit-server (testcontainers or binary), the
+agent worker and the proxy as subprocesses."""
 
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -13,6 +15,7 @@ from tests.support.livekit_server import (
     docker_engine_up,
     start_livekit_server,
 )
+from tests.support.processes import AgentWorker, Proxy
 
 
 def require_docker() -> None:
@@ -34,3 +37,35 @@ def livekit_server() -> Iterator[LiveKitServer]:
     server = start_livekit_server(runtime)
     yield server
     server.stop()
+
+
+SHARED_AGENT_NAME = "devstack-test-agent"
+
+
+@pytest.fixture(scope="session")
+def named_worker(livekit_server: LiveKitServer) -> Iterator[AgentWorker]:
+    """A real `python -m agent dev` worker registered as SHARED_AGENT_NAME."""
+    worker = AgentWorker(livekit_server, SHARED_AGENT_NAME)
+    try:
+        worker.wait_registered()
+        yield worker
+    finally:
+        worker.stop()
+
+
+@pytest.fixture(scope="session")
+def proxy(livekit_server: LiveKitServer, named_worker: AgentWorker) -> Iterator[Proxy]:
+    """A real `python -m proxy` for the test server, expecting the shared worker's name."""
+    server = Proxy(livekit_server, named_worker.agent_name, named_worker.health_url)
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def room_name(request: pytest.FixtureRequest) -> str:
+    """A room name no other test uses, so state never leaks between tests."""
+    stem = request.node.name.removeprefix("test_").replace("_", "-")[:40]
+    return f"{stem}-{uuid.uuid4().hex[:6]}"
