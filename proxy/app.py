@@ -22,7 +22,7 @@ from proxy.models import DispatchRequest, DispatchResponse, TokenRequest, TokenR
 from proxy.rooms import describe_room, find_room, room_view
 from proxy.settings import ProxySettings
 from proxy.tokens import mint_token, new_identity
-from proxy.worker_status import fetch_worker_status
+from proxy.worker_status import WorkerStatus, fetch_worker_status
 
 logger = logging.getLogger("devstack.proxy")
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -41,6 +41,23 @@ def _dispatcher(request: Request) -> Dispatcher:
 
 LiveKit = Annotated[api.LiveKitAPI, Depends(_livekit)]
 DispatcherDep = Annotated[Dispatcher, Depends(_dispatcher)]
+
+
+def worker_warning(agent_name: str, worker: WorkerStatus) -> str | None:
+    """Why a dispatch that the server accepted may still bring no agent, if we can tell."""
+    if not worker.reachable:
+        return (
+            f"no agent worker answers at {worker.url}; unless a worker registered as {agent_name!r} "
+            "runs elsewhere, this dispatch keeps 0 jobs and the server never retries it"
+        )
+    if worker.agent_name != agent_name:
+        shown = (
+            repr(worker.agent_name) if worker.agent_name else "unnamed (automatic dispatch only)"
+        )
+        return f"the worker at {worker.url} is registered as {shown}, not {agent_name!r}: no agent will come"
+    if not worker.healthy:
+        return f"the worker at {worker.url} is unhealthy ({worker.detail}); check its log and keys"
+    return None
 
 
 def create_app(settings: ProxySettings) -> FastAPI:
@@ -142,6 +159,9 @@ def create_app(settings: ProxySettings) -> FastAPI:
         name while that agent is pending or present; dispatches again once it has left."""
         agent_name = agent_name_for(body.agent_name)
         outcome = await dispatcher.ensure(body.room, agent_name, body.metadata)
+        warning = worker_warning(agent_name, await fetch_worker_status(settings.agent_health_url))
+        if warning:
+            logger.warning("dispatch %s: %s", outcome.dispatch_id, warning)
         return DispatchResponse(
             success=True,
             room=body.room,
@@ -151,6 +171,7 @@ def create_app(settings: ProxySettings) -> FastAPI:
             already_dispatched=outcome.already_dispatched,
             message=outcome.message,
             replaced_dispatch_id=outcome.replaced_dispatch_id,
+            warning=warning,
         )
 
     @app.get("/api/rooms", tags=["rooms"])

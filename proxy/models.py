@@ -188,3 +188,7 @@ class DispatchResponse(BaseModel):
     replaced_dispatch_id: str | None = Field(
         None, description="Set when an earlier dispatch had no agent left in the room"
     )
+    warning: str | None = Field(
+        None,
+        description="Why no agent may come although the server accepted the dispatch (worker down, other name)",
+    )

@@ -61,6 +61,7 @@ async def test_explicit_dispatch_after_connect_brings_the_agent(
         assert body["success"] and body["room_existed"] and not body["already_dispatched"]
         assert body["dispatch_id"].startswith("AD_")
         assert body["message"] == f"Agent dispatched to room {room_name}"
+        assert body["warning"] is None
         (agent,) = await client.wait_for_agents(1)
         latency = client.agent_joined_at[agent.identity] - started
         assert agent.attributes["devstack.dispatch_id"] == body["dispatch_id"]
@@ -134,6 +135,8 @@ async def test_name_mismatch_dispatch_succeeds_with_zero_jobs(
     async with connected(livekit_server, plain_token(livekit_server, room_name, "user")) as client:
         resp = await post(proxy, "/api/dispatch-agent", {"room": room_name, "agent_name": wrong})
         assert resp.status_code == 200 and resp.json()["success"] is True
+        # The server cannot tell; the proxy can, from the worker's own health server.
+        assert f"registered as {named_worker.agent_name!r}, not {wrong!r}" in resp.json()["warning"]
         assert await client.agents_seen_within(NO_AGENT_WINDOW) == 0
         async with httpx.AsyncClient(base_url=proxy.url) as http:
             room = (await http.get(f"/api/rooms/{room_name}")).json()
