@@ -12,8 +12,7 @@ from typing import Annotated, Any
 import aiohttp
 from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
-from fastapi.staticfiles import StaticFiles
+from fastapi.responses import FileResponse, RedirectResponse
 from livekit import api
 
 from proxy.dispatch import Dispatcher
@@ -26,8 +25,18 @@ from proxy.worker_status import WorkerStatus, fetch_worker_status
 
 logger = logging.getLogger("devstack.proxy")
 STATIC = Path(__file__).resolve().parent.parent / "static"
-PLACEHOLDER = """<!doctype html><title>livekit-devstack</title><h1>livekit-devstack</h1>
-<p>The debug page is not built yet. The API is at <a href="/docs">/docs</a>.</p>"""
+# Served by name only: the page's own files and the browser bundle from the npm package.
+PAGE_FILES = {
+    "debug.js": STATIC / "debug.js",
+    "debug.css": STATIC / "debug.css",
+    "livekit-client.umd.js": STATIC
+    / "node_modules"
+    / "livekit-client"
+    / "dist"
+    / "livekit-client.umd.js",
+}
+# How long front ends wait for an agent: @livekit/components-react uses 20 s.
+AGENT_WAIT_SECONDS = 20
 
 
 def _livekit(request: Request) -> api.LiveKitAPI:
@@ -222,15 +231,37 @@ def create_app(settings: ProxySettings) -> FastAPI:
             "names_match": worker.agent_name == settings.agent_name if worker.reachable else None,
         }
 
+    @app.get("/api/config", tags=["status"])
+    async def page_config() -> dict[str, Any]:
+        """What the debug page needs to start: the server URL and the expected agent name."""
+        return {
+            "server_url": settings.livekit_url,
+            "agent_name": settings.agent_name,
+            "agent_wait_timeout": AGENT_WAIT_SECONDS,
+        }
+
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:
         return RedirectResponse("/debug")
 
-    @app.get("/debug", include_in_schema=False, response_model=None)
-    async def debug_page() -> FileResponse | HTMLResponse:
-        page = STATIC / "index.html"
-        return FileResponse(page) if page.exists() else HTMLResponse(PLACEHOLDER)
+    @app.get("/debug", include_in_schema=False)
+    async def debug_page() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
 
-    if STATIC.is_dir():
-        app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    @app.get("/static/{name}", include_in_schema=False)
+    async def static_file(name: str) -> FileResponse:
+        path = PAGE_FILES.get(name)
+        if path is None:
+            raise ApiError(
+                404, "not_found", f"no static file {name!r}", "The debug page is at /debug."
+            )
+        if not path.exists():
+            raise ApiError(
+                503,
+                "asset_missing",
+                f"{path.relative_to(STATIC.parent)} is not installed",
+                "Run `make dev` (or scripts/setup), which installs the npm packages in static/.",
+            )
+        return FileResponse(path, headers={"Cache-Control": "no-cache"})
+
     return app

@@ -1,0 +1,388 @@
+// The debug page: connect like a real app does, then show every step until the agent
+// talks, or explain why it did not come. Uses the livekit-client UMD global.
+const LK = window.LivekitClient;
+const $ = (id) => document.getElementById(id);
+
+const MODE_HELP = {
+  explicit: "Joins with a plain token, then asks the proxy to dispatch the named agent: the flow of most self-hosted apps.",
+  token: "Puts RoomConfiguration(agents=[…]) in the token, like agent-starter-react. Honoured only if this join creates the room.",
+  automatic: "Plain token, no dispatch: only an unnamed worker (LIVEKIT_AGENT_NAME empty) comes by itself.",
+  none: "Plain token, no dispatch, named worker: the classic \"agent never joins\".",
+};
+
+// Automation contract: tests read these.
+const devstack = { log: [], state: "idle", agentLevelPeak: 0, micLevelPeak: 0, room: null, diagnosis: null };
+window.devstack = devstack;
+
+let room = null;
+let startedAt = 0;
+let waitTimer = null;
+let meters = [];
+let config = { agent_name: "", agent_wait_timeout: 20 };
+
+function setState(state) {
+  devstack.state = state;
+  document.body.dataset.agentState = state;
+  $("state-text").textContent = {
+    idle: "idle", connecting: "connecting…", waiting: "waiting for the agent…",
+    joined: "agent joined", timeout: "no agent (timed out)", error: "error",
+  }[state];
+  const busy = state === "connecting" || state === "waiting" || state === "joined" || state === "timeout";
+  $("connect").disabled = busy;
+  $("disconnect").disabled = !room;
+}
+
+function log(event, message = "", level = "") {
+  const t = startedAt ? Math.round(performance.now() - startedAt) : 0;
+  const entry = { t_ms: t, event, message, level };
+  devstack.log.push(entry);
+  const li = document.createElement("li");
+  if (level) li.className = level;
+  li.innerHTML = `<span class="t">+${t} ms</span><span class="ev"></span><span class="msg"></span>`;
+  li.querySelector(".ev").textContent = event;
+  li.querySelector(".msg").textContent = message;
+  $("log").append(li);
+  li.scrollIntoView({ block: "nearest" });
+}
+
+function showBanner(text) {
+  $("banner").textContent = text;
+  $("banner").hidden = !text;
+}
+
+async function api(path, body) {
+  const init = body === undefined ? {} : {
+    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+  };
+  let resp;
+  try {
+    resp = await fetch(path, init);
+  } catch (err) {
+    throw new Error(`the proxy did not answer (${err.message}); is \`make dev\` running?`);
+  }
+  const data = await resp.json().catch(() => ({}));
+  if (!resp.ok) {
+    const error = new Error(data.detail || `${path} answered ${resp.status}`);
+    error.hint = data.hint || "";
+    error.status = resp.status;
+    throw error;
+  }
+  return data;
+}
+
+// ---- status pills ------------------------------------------------------------------
+
+async function refreshStatus() {
+  let health;
+  try {
+    health = await api("/api/health");
+  } catch (err) {
+    pill("pill-server", "bad", "proxy down");
+    return null;
+  }
+  const lk = health.livekit;
+  if (!lk.reachable) pill("pill-server", "bad", "server down");
+  else if (!lk.keys_accepted) pill("pill-server", "bad", "server refuses keys");
+  else pill("pill-server", "ok", "server up");
+  const w = health.worker;
+  if (!w.reachable) pill("pill-worker", "bad", "no worker");
+  else if (health.names_match === false) pill("pill-worker", "warn", `worker "${w.agent_name || "(unnamed)"}" ≠ "${health.expected_agent_name}"`);
+  else pill("pill-worker", w.healthy ? "ok" : "bad", `worker "${w.agent_name || "(unnamed)"}"`);
+  if (state() === "idle") {
+    showBanner(!lk.reachable ? `livekit-server at ${lk.url} is not reachable: start it with \`make dev\`.` : "");
+  }
+  return health;
+}
+
+function pill(id, kind, text) {
+  $(id).className = `pill ${kind}`;
+  $(id).textContent = text;
+}
+
+const state = () => devstack.state;
+
+// ---- participants --------------------------------------------------------------------
+
+function renderParticipants() {
+  const list = $("participants");
+  list.replaceChildren();
+  if (!room) {
+    list.innerHTML = '<li class="empty">not connected</li>';
+    return;
+  }
+  for (const p of [room.localParticipant, ...room.remoteParticipants.values()]) {
+    const li = document.createElement("li");
+    const agent = p.isAgent;
+    li.innerHTML = `<div class="who"><span class="id"></span><span class="badge ${agent ? "agent" : ""}">${agent ? "AGENT" : "STANDARD"}</span></div><div class="attrs"></div><div class="tracks"></div>`;
+    li.querySelector(".id").textContent = p.identity + (p === room.localParticipant ? " (you)" : "");
+    const attrs = Object.entries(p.attributes || {}).map(([k, v]) => `${k}=${v}`);
+    li.querySelector(".attrs").textContent = attrs.join("  ") || "no attributes";
+    const tracks = [...p.trackPublications.values()].map((t) => `${t.source}${t.isMuted ? " (muted)" : ""}${t.isSubscribed === false ? " (not subscribed)" : ""}`);
+    li.querySelector(".tracks").textContent = tracks.length ? `tracks: ${tracks.join(", ")}` : "no tracks";
+    list.append(li);
+  }
+}
+
+// ---- audio -----------------------------------------------------------------------------
+
+function startMeter(track, meterId, peakKey) {
+  let analyser;
+  try {
+    analyser = LK.createAudioAnalyser(track, { cloneTrack: false });
+  } catch (err) {
+    log("meter unavailable", err.message, "warn");
+    return;
+  }
+  const timer = setInterval(() => {
+    const level = analyser.calculateVolume();
+    $(meterId).value = level;
+    devstack[peakKey] = Math.max(devstack[peakKey], level);
+  }, 50);
+  meters.push(() => { clearInterval(timer); analyser.cleanup(); $(meterId).value = 0; });
+}
+
+function addTranscript(from, text, isAgent) {
+  const li = document.createElement("li");
+  li.innerHTML = '<span class="from"></span><span class="text"></span>';
+  li.querySelector(".from").textContent = from;
+  li.querySelector(".from").classList.toggle("agent", isAgent);
+  li.querySelector(".text").textContent = text;
+  $("transcript").append(li);
+  li.scrollIntoView({ block: "nearest" });
+}
+
+// ---- the flow --------------------------------------------------------------------------
+
+function agentJoined(p) {
+  if (!p.isAgent) return;
+  const name = p.attributes?.["lk.agent_name"] ?? p.attributes?.["lk.agent.name"] ?? "";
+  log("agent joined", `${p.identity}${name ? ` (agent_name "${name}")` : ""}`, "ok");
+  clearTimeout(waitTimer);
+  setState("joined");
+  $("diagnosis-card").hidden = true;
+}
+
+function wireRoom(r) {
+  const E = LK.RoomEvent;
+  r.on(E.ParticipantConnected, (p) => {
+    if (!p.isAgent) log("participant joined", p.identity);
+    agentJoined(p);
+    renderParticipants();
+  });
+  r.on(E.ParticipantDisconnected, (p) => {
+    log(p.isAgent ? "agent left" : "participant left", p.identity, p.isAgent ? "warn" : "");
+    renderParticipants();
+  });
+  r.on(E.ParticipantAttributesChanged, (changed, p) => {
+    if (p.isAgent && "lk.agent.state" in changed) log("agent state", changed["lk.agent.state"]);
+    renderParticipants();
+  });
+  r.on(E.TrackSubscribed, (track, _pub, p) => {
+    if (track.kind === "audio") {
+      $("audio-elements").append(track.attach());
+      if (p.isAgent) {
+        log("agent audio subscribed", `${p.identity} ${track.source}`, "ok");
+        startMeter(track, "agent-level", "agentLevelPeak");
+      }
+    }
+    renderParticipants();
+  });
+  r.on(E.TrackUnsubscribed, (track) => { track.detach().forEach((el) => el.remove()); renderParticipants(); });
+  r.on(E.Disconnected, (reason) => {
+    const name = LK.DisconnectReason?.[reason] ?? reason;
+    log("disconnected", `reason: ${name}`, reason === LK.DisconnectReason?.CLIENT_INITIATED ? "" : "warn");
+    cleanup();
+  });
+  const onText = (topic) => async (reader, { identity }) => {
+    const text = await reader.readAll();
+    const p = r.remoteParticipants.get(identity);
+    addTranscript(identity, text, !!p?.isAgent);
+    log(topic === "lk.chat" ? "chat received" : "transcript", `${identity}: ${text}`);
+  };
+  r.registerTextStreamHandler("lk.transcription", onText("lk.transcription"));
+  r.registerTextStreamHandler("lk.chat", onText("lk.chat"));
+}
+
+async function connect(event) {
+  event.preventDefault();
+  if (room || state() === "connecting") return; // a second click while busy does nothing
+  const mode = $("mode").value;
+  const roomName = $("room").value.trim();
+  const agentName = $("agent-name").value.trim();
+  const timeoutS = Number($("timeout").value) || 20;
+  devstack.log.length = 0;
+  devstack.agentLevelPeak = devstack.micLevelPeak = 0;
+  devstack.diagnosis = null;
+  $("log").replaceChildren();
+  $("transcript").replaceChildren();
+  $("diagnosis-card").hidden = true;
+  showBanner("");
+  startedAt = performance.now();
+  setState("connecting");
+  log("connect clicked", `room "${roomName}", mode ${mode}${mode === "automatic" ? "" : `, agent "${agentName}"`}`);
+
+  let details;
+  try {
+    const body = { room: roomName, dispatch: mode === "token" ? "token" : "none" };
+    if ($("identity").value.trim()) body.identity = $("identity").value.trim();
+    if (mode === "token") body.agent_name = agentName;
+    details = await api("/api/token", body);
+    log("token fetched", `identity ${details.identity}${mode === "token" ? `, roomConfig.agents = ["${agentName}"]` : ""}`);
+    if (details.warning) log("token warning", details.warning, "warn");
+  } catch (err) {
+    return fail("token request failed", err);
+  }
+
+  room = new LK.Room({ adaptiveStream: false, dynacast: false });
+  devstack.room = room;
+  wireRoom(room);
+  try {
+    await room.connect(details.server_url, details.token);
+  } catch (err) {
+    const hint = /401|unauthori|expired|invalid token/i.test(err.message)
+      ? "The token was refused: expired, or signed with keys the server does not have (LIVEKIT_API_KEY/SECRET)."
+      : `Is livekit-server running at ${details.server_url}? Check GET /api/health.`;
+    room = null;
+    return fail("connect failed", Object.assign(err, { hint }));
+  }
+  log("connected", `${details.server_url} room sid ${await room.getSid()}`, "ok");
+  $("chat-input").disabled = $("chat-send").disabled = false;
+  renderParticipants();
+  setState("waiting");
+  waitTimer = setTimeout(() => onTimeout(roomName, agentName, timeoutS), timeoutS * 1000);
+  for (const p of room.remoteParticipants.values()) agentJoined(p);
+
+  // Publish the mic and dispatch side by side, as a real app would: neither waits on the other.
+  await Promise.all([publishMic(), mode === "explicit" ? dispatch(roomName, agentName) : Promise.resolve()]);
+}
+
+async function publishMic() {
+  try {
+    const pub = await room.localParticipant.setMicrophoneEnabled(true);
+    log("mic published", pub?.track?.mediaStreamTrack?.label || "microphone", "ok");
+    if (pub?.track) startMeter(pub.track, "mic-level", "micLevelPeak");
+  } catch (err) {
+    log("mic unavailable", `${err.name || "Error"}: ${err.message}. Continuing without a microphone; the agent can still join.`, "warn");
+  }
+}
+
+async function dispatch(roomName, agentName) {
+  if (!room) return;
+  log("dispatch requested", `POST /api/dispatch-agent agent "${agentName}"`);
+  try {
+    const d = await api("/api/dispatch-agent", { room: roomName, agent_name: agentName });
+    log(d.already_dispatched ? "dispatch reused" : "dispatch created", `${d.dispatch_id}: ${d.message}`, "ok");
+    if (d.warning) log("dispatch warning", d.warning, "warn");
+  } catch (err) {
+    log("dispatch failed", `${err.message} ${err.hint || ""}`, "bad");
+  }
+}
+
+async function onTimeout(roomName, agentName, timeoutS) {
+  if (state() !== "waiting") return;
+  setState("timeout");
+  log("no agent", `no AGENT participant within ${timeoutS} s`, "bad");
+  $("diagnosis-card").hidden = false;
+  $("verdict").textContent = "diagnosing…";
+  $("checks").replaceChildren();
+  try {
+    const d = await api("/api/diagnose", { room: roomName, agent_name: agentName });
+    devstack.diagnosis = d;
+    $("verdict").textContent = d.verdict;
+    for (const c of d.checks) {
+      const li = document.createElement("li");
+      li.className = c.status;
+      li.innerHTML = '<span class="mark"></span><span class="what"></span><div class="fix"></div>';
+      li.querySelector(".mark").textContent = { pass: "✓", fail: "✗" }[c.status] || "?";
+      li.querySelector(".what").textContent = `${c.title}: ${c.evidence}`;
+      li.querySelector(".fix").textContent = c.status === "pass" ? "" : c.fix || "";
+      $("checks").append(li);
+    }
+    log("diagnosis", d.verdict, "bad");
+  } catch (err) {
+    // Without the diagnosis engine, show the raw state it would read.
+    const [health, roomState] = await Promise.all([
+      api("/api/health").catch((e) => ({ error: e.message })),
+      api(`/api/rooms/${encodeURIComponent(roomName)}`).catch((e) => ({ error: e.message })),
+    ]);
+    devstack.diagnosis = { health, room: roomState };
+    $("verdict").textContent = `diagnosis unavailable (${err.message}); raw state below`;
+    $("raw-state").open = true;
+  }
+  $("raw").textContent = JSON.stringify(devstack.diagnosis, null, 2);
+}
+
+function fail(what, err) {
+  log(what, `${err.message}${err.hint ? ` (${err.hint})` : ""}`, "bad");
+  showBanner(`${what}: ${err.message}${err.hint ? `. ${err.hint}` : ""}`);
+  setState("error");
+  $("connect").disabled = false;
+}
+
+function cleanup() {
+  clearTimeout(waitTimer);
+  meters.forEach((stop) => stop());
+  meters = [];
+  $("audio-elements").replaceChildren();
+  $("chat-input").disabled = $("chat-send").disabled = true;
+  room = null;
+  devstack.room = null;
+  renderParticipants();
+  if (state() !== "error" && state() !== "timeout") setState("idle");
+  else setState(state());
+  $("connect").disabled = false;
+}
+
+async function disconnect() {
+  if (!room) return;
+  log("disconnect clicked");
+  await room.disconnect();
+}
+
+async function sendChat(event) {
+  event.preventDefault();
+  const text = $("chat-input").value.trim();
+  if (!text || !room) return;
+  await room.localParticipant.sendText(text, { topic: "lk.chat" });
+  addTranscript("you", text, false);
+  log("chat sent", text);
+  $("chat-input").value = "";
+}
+
+async function copyLog() {
+  const text = devstack.log.map((e) => `+${e.t_ms} ms\t${e.event}\t${e.message}`).join("\n");
+  try {
+    await navigator.clipboard.writeText(text);
+    $("copy-log").textContent = "copied";
+  } catch {
+    $("copy-log").textContent = "select + copy";
+  }
+  setTimeout(() => { $("copy-log").textContent = "copy log"; }, 1500);
+}
+
+async function init() {
+  if (!LK) {
+    showBanner("livekit-client did not load: run `make dev` (it installs the npm package) and reload.");
+    setState("error");
+    return;
+  }
+  try {
+    config = await api("/api/config");
+  } catch { /* defaults stay */ }
+  const params = new URLSearchParams(location.search);
+  $("agent-name").value = params.get("agent") ?? config.agent_name;
+  $("room").value = params.get("room") ?? $("room").value;
+  $("mode").value = params.get("mode") ?? (config.agent_name ? "explicit" : "automatic");
+  $("timeout").value = params.get("timeout") ?? config.agent_wait_timeout;
+  $("mode-help").textContent = MODE_HELP[$("mode").value];
+  $("mode").addEventListener("change", () => { $("mode-help").textContent = MODE_HELP[$("mode").value]; });
+  $("connect-form").addEventListener("submit", connect);
+  $("disconnect").addEventListener("click", disconnect);
+  $("chat-form").addEventListener("submit", sendChat);
+  $("copy-log").addEventListener("click", copyLog);
+  setState("idle");
+  await refreshStatus();
+  setInterval(refreshStatus, 5000);
+}
+
+init();

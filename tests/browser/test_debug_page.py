@@ -1,0 +1,107 @@
+"""The debug page in a real headless Chromium: what a user sees after clicking Connect."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.support.processes import AgentWorker, Proxy
+
+pytestmark = pytest.mark.browser
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+JOIN_TIMEOUT_MS = 20_000
+
+
+def open_page(page: Page, proxy: Proxy, **params: str) -> None:
+    page.goto(f"{proxy.url}/debug?{urlencode(params)}")
+    expect(page.locator("body")).to_have_attribute("data-agent-state", "idle")
+    page.click("#connect")
+
+
+def events(page: Page) -> list[str]:
+    return page.evaluate("window.devstack.log.map(e => e.event)")
+
+
+def test_explicit_mode_agent_joins_and_echoes(
+    page: Page, proxy: Proxy, named_worker: AgentWorker, room_name: str
+) -> None:
+    """Explicit dispatch: the agent joins, its audio is subscribed, and it echoes the mic."""
+    open_page(page, proxy, room=room_name, mode="explicit")
+    expect(page.locator("body")).to_have_attribute(
+        "data-agent-state", "joined", timeout=JOIN_TIMEOUT_MS
+    )
+    page.wait_for_function(
+        "window.devstack.log.some(e => e.event === 'agent audio subscribed')", timeout=10_000
+    )
+    # Loopback mode plays the fake mic's speech back: the agent's level leaves silence.
+    page.wait_for_function("window.devstack.agentLevelPeak > 0.05", timeout=30_000)
+    expect(page.locator("#transcript")).to_contain_text("heard", timeout=10_000)
+    seen = events(page)
+    for step in [
+        "token fetched",
+        "connected",
+        "dispatch requested",
+        "dispatch created",
+        "agent joined",
+        "mic published",
+    ]:
+        assert step in seen, f"{step!r} missing from the event log: {seen}"
+    expect(page.locator("#participants")).to_contain_text("AGENT")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "debug-joined.png"), full_page=True)
+
+
+def test_token_mode_agent_joins(
+    page: Page, proxy: Proxy, named_worker: AgentWorker, room_name: str
+) -> None:
+    """Token dispatch into a new room: the agent joins without an explicit dispatch call."""
+    open_page(page, proxy, room=room_name, mode="token")
+    expect(page.locator("body")).to_have_attribute(
+        "data-agent-state", "joined", timeout=JOIN_TIMEOUT_MS
+    )
+    assert "dispatch requested" not in events(page)
+
+
+def test_none_mode_times_out_with_diagnosis(
+    page: Page, proxy: Proxy, named_worker: AgentWorker, room_name: str
+) -> None:
+    """No dispatch with a named worker: the page times out and explains."""
+    open_page(page, proxy, room=room_name, mode="none", timeout="4")
+    expect(page.locator("body")).to_have_attribute(
+        "data-agent-state", "timeout", timeout=JOIN_TIMEOUT_MS
+    )
+    expect(page.locator("#diagnosis-card")).to_be_visible()
+    expect(page.locator("#verdict")).not_to_have_text("diagnosing…", timeout=15_000)
+    expect(page.locator("#diagnosis-card")).to_contain_text("dispatch")
+
+
+def test_mismatched_agent_name_diagnosis_names_both(
+    page: Page, proxy: Proxy, named_worker: AgentWorker, room_name: str
+) -> None:
+    """Dispatching a name no worker has: timeout, and the diagnosis shows both names."""
+    wrong = "interviewer-typo"
+    open_page(page, proxy, room=room_name, mode="explicit", agent=wrong, timeout="4")
+    expect(page.locator("body")).to_have_attribute(
+        "data-agent-state", "timeout", timeout=JOIN_TIMEOUT_MS
+    )
+    card = page.locator("#diagnosis-card")
+    expect(card).to_contain_text(wrong, timeout=15_000)
+    expect(card).to_contain_text(named_worker.agent_name)
+
+
+def test_connect_twice_starts_one_session(
+    page: Page, proxy: Proxy, named_worker: AgentWorker, room_name: str
+) -> None:
+    """A double click on Connect makes one connection and one dispatch."""
+    page.goto(f"{proxy.url}/debug?{urlencode({'room': room_name, 'mode': 'explicit'})}")
+    page.click("#connect")
+    page.click("#connect", force=True)
+    expect(page.locator("body")).to_have_attribute(
+        "data-agent-state", "joined", timeout=JOIN_TIMEOUT_MS
+    )
+    assert events(page).count("connected") == 1
+    assert events(page).count("dispatch requested") == 1
