@@ -36,6 +36,7 @@ class AgentSettings:
     http_host: str
     http_port: int
     idle_processes: int
+    load_threshold: float
     mode: Mode
     openai_base_url: str | None
     openai_llm_model: str
@@ -47,6 +48,23 @@ class AgentSettings:
     def dispatch_kind(self) -> str:
         """How the server hands this worker jobs: the core of 'why did my agent not join'."""
         return "explicit dispatch only" if self.agent_name else "automatic (every new room)"
+
+
+def load_threshold() -> float:
+    """AGENT_LOAD_THRESHOLD: at this load (0-1, CPU by default) the worker marks itself full
+    and the server sends it no job. Shared with `devstack doctor`, which reads the same .env."""
+    raw = os.environ.get("AGENT_LOAD_THRESHOLD", "").strip()
+    try:
+        value = float(raw) if raw else 1.0
+    except ValueError:
+        raise SettingsError(
+            f"AGENT_LOAD_THRESHOLD={raw!r} is not a number (example: AGENT_LOAD_THRESHOLD=0.7)"
+        ) from None
+    if not 0 < value <= 1:
+        raise SettingsError(
+            f"AGENT_LOAD_THRESHOLD={raw!r} must be in (0, 1] (example: AGENT_LOAD_THRESHOLD=0.7)"
+        )
+    return value
 
 
 def load_settings() -> AgentSettings:
@@ -72,6 +90,7 @@ def load_settings() -> AgentSettings:
         http_host=os.environ.get("AGENT_HTTP_HOST", "127.0.0.1"),
         http_port=_int("AGENT_HTTP_PORT", 8081),
         idle_processes=_int("AGENT_IDLE_PROCESSES", 1),
+        load_threshold=load_threshold(),
         mode=mode,
         openai_base_url=os.environ.get("OPENAI_BASE_URL") or None,
         openai_llm_model=os.environ.get("OPENAI_LLM_MODEL", "gpt-4o-mini"),

@@ -30,6 +30,7 @@ server = AgentServer(
     host=settings.http_host,
     port=settings.http_port,
     num_idle_processes=settings.idle_processes,
+    load_threshold=settings.load_threshold,
 )
 
 

@@ -15,9 +15,18 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, RedirectResponse
 from livekit import api
 
+from proxy.diagnose import diagnose
 from proxy.dispatch import Dispatcher
 from proxy.errors import ERROR_RESPONSES, ApiError, install_error_handlers, livekit_refused
-from proxy.models import DispatchRequest, DispatchResponse, TokenRequest, TokenResponse, check_room
+from proxy.evidence import Target, gather
+from proxy.models import (
+    DiagnoseRequest,
+    DispatchRequest,
+    DispatchResponse,
+    TokenRequest,
+    TokenResponse,
+    check_room,
+)
 from proxy.rooms import describe_room, find_room, room_view
 from proxy.settings import ProxySettings
 from proxy.tokens import mint_token, new_identity
@@ -230,6 +239,26 @@ def create_app(settings: ProxySettings) -> FastAPI:
             "expected_agent_name": settings.agent_name,
             "names_match": worker.agent_name == settings.agent_name if worker.reachable else None,
         }
+
+    @app.post("/api/diagnose", tags=["status"])
+    async def diagnose_room(body: DiagnoseRequest) -> dict[str, Any]:
+        """Why did the agent not join? Checks with evidence and a one-sentence verdict
+        (the same engine as `devstack doctor`)."""
+        target = Target(
+            url=settings.livekit_url,
+            api_key=settings.api_key,
+            api_secret=settings.api_secret,
+            worker_url=settings.agent_health_url,
+            agent_name=settings.agent_name if body.agent_name is None else body.agent_name,
+            room=body.room,
+            token=body.token,
+            probe=body.probe,
+        )
+        result = diagnose(await gather(target), settings.load_threshold)
+        logger.info(
+            "diagnosis: room=%s cause=%s: %s", body.room or "-", result.cause, result.verdict
+        )
+        return result.to_dict()
 
     @app.get("/api/config", tags=["status"])
     async def page_config() -> dict[str, Any]:

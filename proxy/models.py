@@ -192,3 +192,33 @@ class DispatchResponse(BaseModel):
         None,
         description="Why no agent may come although the server accepted the dispatch (worker down, other name)",
     )
+
+
+class DiagnoseRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    room: str | None = Field(
+        None, description="The room the agent should have joined", examples=["test-room"]
+    )
+    agent_name: str | None = Field(
+        None, description="Defaults to the configured LIVEKIT_AGENT_NAME; '' for an unnamed worker"
+    )
+    token: str | None = Field(
+        None,
+        max_length=8192,
+        description="The client's token: decoded, verified, its room config checked",
+    )
+    probe: bool = Field(
+        False,
+        description="Dispatch into a throw-away room and time the join (launches one short-lived agent)",
+    )
+
+    @field_validator("room")
+    @classmethod
+    def _room(cls, value: str | None) -> str | None:
+        return None if value is None else check_room(value)
+
+    @field_validator("agent_name")
+    @classmethod
+    def _agent(cls, value: str | None) -> str | None:
+        return None if value is None else check_agent_name(value)

@@ -7,12 +7,8 @@ from dataclasses import dataclass
 
 from dotenv import load_dotenv
 
-from agent.settings import DEFAULT_AGENT_NAME
+from agent.settings import DEFAULT_AGENT_NAME, SettingsError, load_threshold
 from agent.wait import http_url
-
-
-class SettingsError(ValueError):
-    """A setting is malformed; the message names the variable and an example."""
 
 
 @dataclass(frozen=True)
@@ -25,6 +21,7 @@ class ProxySettings:
     host: str = "127.0.0.1"
     port: int = 9000
     cors_origins: tuple[str, ...] = ()
+    load_threshold: float = 1.0
 
     @property
     def livekit_http_url(self) -> str:
@@ -61,6 +58,7 @@ def load_settings() -> ProxySettings:
         agent_health_url=env.get("AGENT_HEALTH_URL") or f"http://127.0.0.1:{agent_port}",
         host=env.get("PROXY_HOST", "127.0.0.1").strip() or "127.0.0.1",
         port=int(raw_port),
+        load_threshold=load_threshold(),
         cors_origins=tuple(
             o.strip() for o in env.get("PROXY_CORS_ORIGINS", "").split(",") if o.strip()
         ),

@@ -54,16 +54,22 @@ class TokenFormatError(ValueError):
     """The text is not a JWT at all."""
 
 
+def _b64_json(part: str, what: str) -> Any:
+    try:
+        return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    except ValueError as exc:
+        raise TokenFormatError(f"the {what} is not base64url-encoded JSON ({exc})") from None
+
+
 def unverified_claims(token: str) -> dict[str, Any]:
     """The claims of a JWT, without checking its signature: for explaining, never trusting."""
     parts = token.strip().split(".")
     if len(parts) != 3:
         raise TokenFormatError(f"a JWT has 3 dot-separated parts, this has {len(parts)}")
-    payload = parts[1] + "=" * (-len(parts[1]) % 4)
-    try:
-        claims = json.loads(base64.urlsafe_b64decode(payload))
-    except ValueError as exc:
-        raise TokenFormatError(f"the payload is not base64url-encoded JSON ({exc})") from None
+    header = _b64_json(parts[0], "header")
+    if not isinstance(header, dict) or "alg" not in header:
+        raise TokenFormatError("the header is not a JWT header (no 'alg')")
+    claims = _b64_json(parts[1], "payload")
     if not isinstance(claims, dict):
         raise TokenFormatError("the payload is not a JSON object")
     return claims
@@ -71,8 +77,8 @@ def unverified_claims(token: str) -> dict[str, Any]:
 
 def room_config_agents(claims: dict[str, Any]) -> list[dict[str, str]]:
     """The agents a token's roomConfig dispatches: [{agent_name, metadata}]."""
-    config = claims.get("roomConfig") or {}
-    agents = config.get("agents") or [] if isinstance(config, dict) else []
+    config = claims.get("roomConfig")
+    agents = (config.get("agents") or []) if isinstance(config, dict) else []
     return [
         {"agent_name": a.get("agentName", ""), "metadata": a.get("metadata", "")}
         for a in agents

@@ -282,11 +282,17 @@ async function onTimeout(roomName, agentName, timeoutS) {
   if (state() !== "waiting") return;
   setState("timeout");
   log("no agent", `no AGENT participant within ${timeoutS} s`, "bad");
+  await showDiagnosis(roomName, agentName, false);
+}
+
+async function showDiagnosis(roomName, agentName, probe) {
   $("diagnosis-card").hidden = false;
-  $("verdict").textContent = "diagnosing…";
+  $("verdict").textContent = probe ? "probing: dispatching into a throw-away room…" : "diagnosing…";
   $("checks").replaceChildren();
+  const body = { room: roomName, probe };
+  if ($("mode").value !== "automatic") body.agent_name = agentName;
   try {
-    const d = await api("/api/diagnose", { room: roomName, agent_name: agentName });
+    const d = await api("/api/diagnose", body);
     devstack.diagnosis = d;
     $("verdict").textContent = d.verdict;
     for (const c of d.checks) {
@@ -298,7 +304,7 @@ async function onTimeout(roomName, agentName, timeoutS) {
       li.querySelector(".fix").textContent = c.status === "pass" ? "" : c.fix || "";
       $("checks").append(li);
     }
-    log("diagnosis", d.verdict, "bad");
+    log(probe ? "probe diagnosis" : "diagnosis", d.verdict, d.blocking ? "bad" : "ok");
   } catch (err) {
     // Without the diagnosis engine, show the raw state it would read.
     const [health, roomState] = await Promise.all([
@@ -380,6 +386,7 @@ async function init() {
   $("disconnect").addEventListener("click", disconnect);
   $("chat-form").addEventListener("submit", sendChat);
   $("copy-log").addEventListener("click", copyLog);
+  $("probe").addEventListener("click", () => showDiagnosis($("room").value.trim(), $("agent-name").value.trim(), true));
   setState("idle");
   await refreshStatus();
   setInterval(refreshStatus, 5000);

@@ -51,7 +51,9 @@ def fake_mic_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def playwright_disabled_features(pw: Playwright) -> str | None:
     """The --disable-features flag Playwright adds by default, read from a real launch."""
-    browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--enable-automation"])
+    browser = pw.chromium.launch(
+        executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--enable-automation"]
+    )
     try:
         session = browser.new_browser_cdp_session()
         argv = session.send("Browser.getBrowserCommandLine")["arguments"]
