@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from typing import Literal
 
 from dotenv import load_dotenv
+from jwt.warnings import InsecureKeyLengthWarning
 
 DEFAULT_AGENT_NAME = "devstack-agent"
+# Every process of the stack (worker, proxy, doctor) imports this module. The dev secret
+# ("secret") is livekit-server --dev's own and short on purpose: do not warn per token.
+warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
 Mode = Literal["loopback", "openai"]
 
 

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
-import warnings
 
-from jwt.warnings import InsecureKeyLengthWarning
 from livekit.agents import AgentServer, JobContext, JobProcess, JobRequest
 from livekit.plugins import silero
 
@@ -20,8 +18,6 @@ from agent.voice import start_voice_pipeline
 
 logger = logging.getLogger("devstack.agent")
 settings: AgentSettings = load_settings()
-# The dev secret ("secret") is livekit-server --dev's own; the warning would repeat per token.
-warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
 
 # The health server (GET / and GET /worker) is on a fixed port so the proxy and
 # `devstack doctor` can find it (livekit-agents' dev default is a random port), and

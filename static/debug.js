@@ -115,8 +115,8 @@ function renderParticipants() {
     const agent = p.isAgent;
     li.innerHTML = `<div class="who"><span class="id"></span><span class="badge ${agent ? "agent" : ""}">${agent ? "AGENT" : "STANDARD"}</span></div><div class="attrs"></div><div class="tracks"></div>`;
     li.querySelector(".id").textContent = p.identity + (p === room.localParticipant ? " (you)" : "");
-    const attrs = Object.entries(p.attributes || {}).map(([k, v]) => `${k}=${v}`);
-    li.querySelector(".attrs").textContent = attrs.join("  ") || "no attributes";
+    const attrs = Object.entries(p.attributes || {}).sort().map(([k, v]) => `${k}=${v === "" ? '""' : v}`);
+    li.querySelector(".attrs").textContent = attrs.join("\n") || "no attributes";
     const tracks = [...p.trackPublications.values()].map((t) => `${t.source}${t.isMuted ? " (muted)" : ""}${t.isSubscribed === false ? " (not subscribed)" : ""}`);
     li.querySelector(".tracks").textContent = tracks.length ? `tracks: ${tracks.join(", ")}` : "no tracks";
     list.append(li);
@@ -156,7 +156,8 @@ function addTranscript(from, text, isAgent) {
 function agentJoined(p) {
   if (!p.isAgent) return;
   const name = p.attributes?.["lk.agent_name"] ?? p.attributes?.["lk.agent.name"] ?? "";
-  log("agent joined", `${p.identity}${name ? ` (agent_name "${name}")` : ""}`, "ok");
+  const agentState = p.attributes?.["lk.agent.state"];
+  log("agent joined", `${p.identity}${name ? ` (agent_name "${name}")` : ""}${agentState ? `, state ${agentState}` : ""}`, "ok");
   clearTimeout(waitTimer);
   setState("joined");
   $("diagnosis-card").hidden = true;

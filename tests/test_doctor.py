@@ -14,7 +14,7 @@ import httpx
 import pytest
 from livekit import api
 
-from proxy.diagnose import UNTAKEN_AFTER_SECONDS
+from proxy.checks import UNTAKEN_AFTER_SECONDS
 from tests.support.clients import connected, plain_token
 from tests.support.livekit_server import LiveKitServer
 from tests.support.processes import ROOT, AgentWorker, Proxy

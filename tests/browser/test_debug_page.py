@@ -75,7 +75,9 @@ def test_none_mode_times_out_with_diagnosis(
         "data-agent-state", "timeout", timeout=JOIN_TIMEOUT_MS
     )
     expect(page.locator("#diagnosis-card")).to_be_visible()
-    expect(page.locator("#verdict")).to_contain_text("never dispatched automatically", timeout=15_000)
+    expect(page.locator("#verdict")).to_contain_text(
+        "never dispatched automatically", timeout=15_000
+    )
     expect(page.locator("#checks")).to_contain_text("✗")
 
 
