@@ -77,7 +77,6 @@ async def on_request(req: JobRequest) -> None:
             "devstack.dispatch_id": job.dispatch_id,
             "devstack.mode": settings.mode,
             "devstack.metadata": job.metadata,
-            "lk.agent.state": "initializing",
         },
     )
 
@@ -87,6 +86,10 @@ async def entrypoint(ctx: JobContext) -> None:
     """Join, say hello in text, then run the media mode."""
     job = ctx.job
     await ctx.connect()
+    # livekit-server tells other participants about one that publishes nothing only in its
+    # periodic batch (every 3 s), but sends attribute changes at once: setting the state now
+    # makes the agent visible to the client right after it joined, not after its track is up.
+    await set_state(ctx.room, "initializing")
     logger.info(
         "joined room=%s room_sid=%s job_id=%s dispatch_id=%s metadata=%s as %s",
         ctx.room.name,

@@ -79,6 +79,16 @@ class LiveKitServer:
             "--udp-port", str(self.udp_port),
         ]  # fmt: skip
 
+    @property
+    def pid(self) -> int:
+        """The server's process id on this host (inside the container's, for Docker)."""
+        if self.process is not None:
+            return self.process.pid
+        inspect = ["docker", "inspect", "-f", "{{.State.Pid}}", self.container_id]
+        return int(
+            subprocess.run(inspect, capture_output=True, text=True, check=True).stdout.strip()
+        )
+
     def stop(self) -> None:
         """Stop the server and wait until it is gone."""
         if self.container is not None:

@@ -41,6 +41,10 @@ class Process:
             self.lines.append(line.rstrip())
 
     @property
+    def pid(self) -> int:
+        return self._proc.pid
+
+    @property
     def output(self) -> str:
         return "\n".join(self.lines)
 
@@ -92,14 +96,16 @@ def base_env(server: LiveKitServer, **extra: str) -> dict[str, str]:
 
 
 class AgentWorker(Process):
-    """`python -m agent dev` registered under `agent_name` ("" for an unnamed worker)."""
+    """`python -m agent dev|start` registered under `agent_name` ("" for an unnamed worker)."""
 
-    def __init__(self, server: LiveKitServer, agent_name: str, **env: str) -> None:
+    def __init__(
+        self, server: LiveKitServer, agent_name: str, command: str = "dev", **env: str
+    ) -> None:
         self.agent_name = agent_name
         self.http_port = free_port()
         super().__init__(
             f"agent worker {agent_name!r}",
-            [sys.executable, "-m", "agent", "dev", "--log-level", "info"],
+            [sys.executable, "-m", "agent", command, "--log-level", "info"],
             base_env(
                 server,
                 LIVEKIT_AGENT_NAME=agent_name,

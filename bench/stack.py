@@ -1,0 +1,72 @@
+"""The stack under test: one the benchmark starts itself (the same launchers the tests
+use: a real livekit-server and real worker processes), or the one `make dev` runs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import psutil
+from dotenv import load_dotenv
+
+from tests.support.livekit_server import LiveKitServer, choose_runtime, start_livekit_server
+from tests.support.processes import AgentWorker
+
+BENCH_AGENT = "bench-agent"
+
+
+@dataclass
+class Stack:
+    url: str
+    api_key: str
+    api_secret: str
+    server_pid: int | None
+    server: LiveKitServer | None = None  # set when the benchmark owns the server
+
+    @property
+    def http_url(self) -> str:
+        return self.url.replace("ws://", "http://", 1).replace("wss://", "https://", 1)
+
+
+@contextmanager
+def own_server() -> Iterator[Stack]:
+    server = start_livekit_server(choose_runtime())
+    try:
+        yield Stack(server.url, server.api_key, server.api_secret, server.pid, server)
+    finally:
+        server.stop()
+
+
+def running_stack() -> Stack:
+    """The `make dev` stack, as configured in .env; the server process is found by name."""
+    load_dotenv(override=False)
+    pid = next(
+        (
+            p.pid
+            for p in psutil.process_iter(["name"])
+            if (p.info["name"] or "").startswith("livekit-server")
+        ),
+        None,
+    )
+    return Stack(
+        os.environ.get("LIVEKIT_URL", "ws://localhost:7880"),
+        os.environ.get("LIVEKIT_API_KEY", "devkey"),
+        os.environ.get("LIVEKIT_API_SECRET", "secret"),
+        pid,
+    )
+
+
+@contextmanager
+def worker(
+    stack: Stack, agent_name: str, idle_processes: int, command: str = "dev"
+) -> Iterator[AgentWorker]:
+    """A registered worker for the benchmark's own server."""
+    assert stack.server is not None, "workers are started only for a server the benchmark owns"
+    w = AgentWorker(stack.server, agent_name, command, AGENT_IDLE_PROCESSES=str(idle_processes))
+    try:
+        w.wait_registered(timeout=90)
+        yield w
+    finally:
+        w.stop()
