@@ -4,11 +4,13 @@
 VENV := .venv/bin
 PYTEST_ARGS ?=
 
-.PHONY: help setup dev test lint format server-image clean
+.PHONY: help setup dev test lint format bench doctor server-image clean
 
 help:
 	@echo "make dev    set up, then run livekit-server, proxy and agent (honcho start)"
 	@echo "make test   set up, then run ruff and the whole test suite"
+	@echo "make bench  the join-latency and capacity benchmark (scripts/bench; writes bench/results/)"
+	@echo "make doctor why did the agent not join? (devstack doctor; ARGS='--room test-room --probe')"
 	@echo "make lint | format | server-image | clean"
 
 setup:
@@ -28,6 +30,12 @@ lint: setup
 format: setup
 	$(VENV)/ruff format .
 	$(VENV)/ruff check --fix .
+
+bench:
+	scripts/bench $(ARGS)
+
+doctor: setup
+	$(VENV)/devstack doctor $(ARGS)
 
 server-image:
 	@scripts/build-server-image

@@ -21,6 +21,15 @@ class SettingsError(ValueError):
     """A setting is missing or malformed; the message names the variable and an example."""
 
 
+def _choice(name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = os.environ.get(name, "").strip().lower() or default
+    if value not in allowed:
+        raise SettingsError(
+            f"{name}={value!r} must be one of {', '.join(allowed)} (example: {name}={default})"
+        )
+    return value
+
+
 def _int(name: str, default: int) -> int:
     raw = os.environ.get(name, "").strip()
     if not raw:
@@ -41,7 +50,8 @@ class AgentSettings:
     http_host: str
     http_port: int
     idle_processes: int
-    load_threshold: float
+    load_threshold: float | None
+    job_executor: str
     mode: Mode
     openai_base_url: str | None
     openai_llm_model: str
@@ -55,12 +65,23 @@ class AgentSettings:
         return "explicit dispatch only" if self.agent_name else "automatic (every new room)"
 
 
-def load_threshold() -> float:
+def load_env() -> None:
+    """Read `.env` (or the file DEVSTACK_ENV_FILE names; empty for none) without overriding
+    the real environment. The tests set it empty so a developer's .env never leaks in."""
+    path = os.environ.get("DEVSTACK_ENV_FILE", ".env")
+    if path:
+        load_dotenv(path, override=False)
+
+
+def load_threshold() -> float | None:
     """AGENT_LOAD_THRESHOLD: at this load (0-1, CPU by default) the worker marks itself full
-    and the server sends it no job. Shared with `devstack doctor`, which reads the same .env."""
+    and the server sends it no job. Unset keeps livekit-agents' default: never full in dev
+    mode, 0.7 in start mode. `devstack doctor` reads the same variable."""
     raw = os.environ.get("AGENT_LOAD_THRESHOLD", "").strip()
+    if not raw:
+        return None
     try:
-        value = float(raw) if raw else 1.0
+        value = float(raw)
     except ValueError:
         raise SettingsError(
             f"AGENT_LOAD_THRESHOLD={raw!r} is not a number (example: AGENT_LOAD_THRESHOLD=0.7)"
@@ -74,7 +95,7 @@ def load_threshold() -> float:
 
 def load_settings() -> AgentSettings:
     """Read `.env` (without overriding the real environment), validate, and fail early."""
-    load_dotenv(override=False)
+    load_env()
     # Unset means the project default; set-but-empty means an unnamed worker on purpose.
     name = os.environ.get("LIVEKIT_AGENT_NAME")
     agent_name = DEFAULT_AGENT_NAME if name is None else name.strip()
@@ -96,6 +117,7 @@ def load_settings() -> AgentSettings:
         http_port=_int("AGENT_HTTP_PORT", 8081),
         idle_processes=_int("AGENT_IDLE_PROCESSES", 1),
         load_threshold=load_threshold(),
+        job_executor=_choice("AGENT_JOB_EXECUTOR", ("process", "thread"), "process"),
         mode=mode,
         openai_base_url=os.environ.get("OPENAI_BASE_URL") or None,
         openai_llm_model=os.environ.get("OPENAI_LLM_MODEL", "gpt-4o-mini"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import logging
 
-from livekit.agents import AgentServer, JobContext, JobProcess, JobRequest
+from livekit.agents import AgentServer, JobContext, JobExecutorType, JobProcess, JobRequest
 from livekit.plugins import silero
 
 from agent.loopback import Loopback
@@ -22,11 +22,15 @@ settings: AgentSettings = load_settings()
 # The health server (GET / and GET /worker) is on a fixed port so the proxy and
 # `devstack doctor` can find it (livekit-agents' dev default is a random port), and
 # on loopback only unless AGENT_HTTP_HOST says otherwise.
+# A finite load threshold also makes the worker refuse concurrent requests while earlier
+# ones are still launching (it reserves a slot per job), so one is set only on request.
+capacity = {} if settings.load_threshold is None else {"load_threshold": settings.load_threshold}
 server = AgentServer(
+    job_executor_type=JobExecutorType(settings.job_executor),
     host=settings.http_host,
     port=settings.http_port,
     num_idle_processes=settings.idle_processes,
-    load_threshold=settings.load_threshold,
+    **capacity,
 )
 
 

@@ -22,6 +22,15 @@ from bench.stack import BENCH_AGENT, Stack, own_server, running_stack, worker
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_IDLE = 1
+DEFAULT_EXECUTOR = "process"  # the agent's own default (AGENT_JOB_EXECUTOR)
+# (idle processes, job executor, worker command) compared by --knobs.
+KNOBS = [
+    (0, "process", "dev"),
+    (1, "process", "dev"),
+    (3, "process", "dev"),
+    (1, "thread", "dev"),
+    (1, "process", "start"),
+]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -40,9 +49,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="AGENT_IDLE_PROCESSES for the worker",
     )
     p.add_argument(
+        "--job-executor",
+        choices=["process", "thread"],
+        default=DEFAULT_EXECUTOR,
+        help="AGENT_JOB_EXECUTOR for the worker",
+    )
+    p.add_argument(
         "--knobs",
         action="store_true",
-        help="also sweep idle processes (0, 1, 3) and dev vs start mode",
+        help="also compare idle processes (0, 1, 3), thread vs process jobs, and dev vs start mode",
     )
     p.add_argument(
         "--use-running",
@@ -129,15 +144,16 @@ def prewarm_cost() -> dict[str, Any]:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     modes: list[Mode] = [m for m in args.modes.split(",") if m]  # type: ignore[misc]
     levels = [int(c) for c in args.concurrency.split(",") if c]
-    knob_rooms = args.rooms if args.knobs else 0
-    total = args.rooms * len(modes) + sum(levels) + knob_rooms * 4
-    progress = Progress(total)
+    top = max(levels, default=0)
+    knob_steps = (args.rooms + top) * len(KNOBS) if args.knobs else 0
+    progress = Progress(args.rooms * len(modes) + sum(levels) + knob_steps)
     result: dict[str, Any] = {
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "settings": {
             "rooms": args.rooms,
             "concurrency": levels,
             "idle_processes": args.idle_processes,
+            "job_executor": args.job_executor,
             "worker_mode": "dev",
         },
         "sequential": {},
@@ -147,67 +163,74 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     if args.use_running:
         stack = running_stack()
-        target = Target(
-            stack.url,
-            stack.api_key,
-            stack.api_secret,
-            os.environ.get("LIVEKIT_AGENT_NAME", "devstack-agent"),
+        name = os.environ.get("LIVEKIT_AGENT_NAME", "devstack-agent")
+        measure(
+            result,
+            stack,
+            Target(stack.url, stack.api_key, stack.api_secret, name),
+            modes,
+            levels,
+            args.rooms,
+            None,
+            progress,
         )
-        for mode in [m for m in modes if m != "auto"]:
-            result["sequential"][mode] = summarize(
-                asyncio.run(sequential(stack, target, mode, args.rooms, progress))
-            )
-        for c in levels:
-            with resources(stack, None) as sampler:
-                joins = asyncio.run(concurrent(stack, target, "explicit", c, progress))
-            result["concurrent"].append(
-                {"concurrency": c, "summary": summarize(joins), "resources": _peaks(sampler)}
-            )
         progress.close()
         return result
 
     with own_server() as stack:
         named = Target(stack.url, stack.api_key, stack.api_secret, BENCH_AGENT)
         started = time.perf_counter()
-        with worker(stack, BENCH_AGENT, args.idle_processes) as w:
+        with worker(stack, BENCH_AGENT, args.idle_processes, args.job_executor) as w:
             result["prewarm"] = {
                 **prewarm_cost(),
                 "worker_start_s": round(time.perf_counter() - started, 2),
             }
-            for mode in [m for m in modes if m != "auto"]:
-                result["sequential"][mode] = summarize(
-                    asyncio.run(sequential(stack, named, mode, args.rooms, progress))
-                )
-            for c in levels:
-                with resources(stack, w.pid) as sampler:
-                    joins = asyncio.run(concurrent(stack, named, "explicit", c, progress))
-                result["concurrent"].append(
-                    {"concurrency": c, "summary": summarize(joins), "resources": _peaks(sampler)}
-                )
+            measure(result, stack, named, modes, levels, args.rooms, w.pid, progress)
         if "auto" in modes:
             # An unnamed worker takes every new room, so it runs alone.
-            with worker(stack, "", args.idle_processes):
+            with worker(stack, "", args.idle_processes, args.job_executor):
                 auto = Target(stack.url, stack.api_key, stack.api_secret, "")
                 result["sequential"]["auto"] = summarize(
                     asyncio.run(sequential(stack, auto, "auto", args.rooms, progress))
                 )
-        if args.knobs:
-            for idle, command in (
-                (0, "dev"),
-                (1, "dev"),
-                (3, "dev"),
-                (args.idle_processes, "start"),
-            ):
-                with worker(stack, BENCH_AGENT, idle, command):
-                    joins = asyncio.run(sequential(stack, named, "explicit", knob_rooms, progress))
-                result["knobs"].append(
-                    {
-                        "setting": f"AGENT_IDLE_PROCESSES={idle}, {command} mode",
-                        "summary": summarize(joins),
-                    }
+        for idle, executor, command in KNOBS if args.knobs else ():
+            with worker(stack, BENCH_AGENT, idle, executor, command):
+                joins = asyncio.run(sequential(stack, named, "explicit", args.rooms, progress))
+                crowd = (
+                    asyncio.run(concurrent(stack, named, "explicit", top, progress)) if top else []
                 )
+            result["knobs"].append(
+                {
+                    "setting": f"AGENT_IDLE_PROCESSES={idle}, AGENT_JOB_EXECUTOR={executor}, {command} mode",
+                    "summary": summarize(joins),
+                    "concurrent": {"rooms": top, **summarize(crowd)},
+                }
+            )
     progress.close()
     return result
+
+
+def measure(
+    result: dict[str, Any],
+    stack: Stack,
+    target: Target,
+    modes: list[Mode],
+    levels: list[int],
+    rooms: int,
+    worker_pid: int | None,
+    progress: Progress,
+) -> None:
+    """Sequential rooms per named mode, then each concurrency level in explicit mode."""
+    for mode in [m for m in modes if m != "auto"]:
+        result["sequential"][mode] = summarize(
+            asyncio.run(sequential(stack, target, mode, rooms, progress))
+        )
+    for c in levels:
+        with resources(stack, worker_pid) as sampler:
+            joins = asyncio.run(concurrent(stack, target, "explicit", c, progress))
+        result["concurrent"].append(
+            {"concurrency": c, "summary": summarize(joins), "resources": _peaks(sampler)}
+        )
 
 
 def _peaks(sampler: ResourceSampler) -> dict[str, dict[str, float]]:

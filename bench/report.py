@@ -74,17 +74,19 @@ def markdown(result: dict[str, Any]) -> str:
                 f"| {_cell(srv.get('cpu_percent'))} / {_cell(srv.get('rss_mb'))} | {_cell(wrk.get('cpu_percent'))} / {_cell(wrk.get('rss_mb'))} |"
             )
     if result.get("knobs"):
+        top = result["knobs"][0]["concurrent"]["rooms"]
         lines += [
             "",
-            "### Knobs (explicit dispatch, sequential)",
+            "### Knobs (explicit dispatch)",
             "",
-            "| setting | p50 | p95 | max |",
-            "| --- | --- | --- | --- |",
+            f"| setting | sequential p50 | p95 | max | {top} at once: joined | p50 | p95 |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
         ]
         for k in result["knobs"]:
-            s = k["summary"]
+            s, c = k["summary"], k["concurrent"]
             lines.append(
-                f"| {k['setting']} | {_cell(s['p50_ms'])} | {_cell(s['p95_ms'])} | {_cell(s['max_ms'])} |"
+                f"| {k['setting']} | {_cell(s['p50_ms'])} | {_cell(s['p95_ms'])} | {_cell(s['max_ms'])} "
+                f"| {c.get('joined', 0)}/{c['rooms']} | {_cell(c.get('p50_ms'))} | {_cell(c.get('p95_ms'))} |"
             )
     if result.get("prewarm"):
         p = result["prewarm"]
@@ -157,6 +159,20 @@ def plot(result: dict[str, Any], path: Path) -> None:
         right.axhline(
             TARGETS["concurrent_p95_ms"], color="tab:orange", ls="--", lw=1, label="p95 target"
         )
+        # Lost agents are the point of this plot: print joined/rooms at each level.
+        for c in conc:
+            s = c["summary"]
+            y = s["max_ms"] if s["max_ms"] is not None else TARGETS["concurrent_p95_ms"]
+            lost = s["joined"] < s["rooms"]
+            right.annotate(
+                f"{s['joined']}/{s['rooms']} joined",
+                (c["concurrency"], y),
+                textcoords="offset points",
+                xytext=(0, 8),
+                ha="center",
+                fontsize=8,
+                color="tab:red" if lost else "black",
+            )
         right.set_xticks(xs)
         right.set_title(f"Join latency against concurrency ({result['concurrent_mode']})")
         right.set_xlabel("rooms dispatched at once")

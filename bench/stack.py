@@ -9,8 +9,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import psutil
-from dotenv import load_dotenv
 
+from agent.settings import load_env
 from tests.support.livekit_server import LiveKitServer, choose_runtime, start_livekit_server
 from tests.support.processes import AgentWorker
 
@@ -41,7 +41,7 @@ def own_server() -> Iterator[Stack]:
 
 def running_stack() -> Stack:
     """The `make dev` stack, as configured in .env; the server process is found by name."""
-    load_dotenv(override=False)
+    load_env()
     pid = next(
         (
             p.pid
@@ -60,11 +60,12 @@ def running_stack() -> Stack:
 
 @contextmanager
 def worker(
-    stack: Stack, agent_name: str, idle_processes: int, command: str = "dev"
+    stack: Stack, agent_name: str, idle_processes: int, executor: str, command: str = "dev"
 ) -> Iterator[AgentWorker]:
     """A registered worker for the benchmark's own server."""
     assert stack.server is not None, "workers are started only for a server the benchmark owns"
-    w = AgentWorker(stack.server, agent_name, command, AGENT_IDLE_PROCESSES=str(idle_processes))
+    env = {"AGENT_IDLE_PROCESSES": str(idle_processes), "AGENT_JOB_EXECUTOR": executor}
+    w = AgentWorker(stack.server, agent_name, command, **env)
     try:
         w.wait_registered(timeout=90)
         yield w

@@ -31,7 +31,7 @@ def name_of(name: str | None) -> str:
     return f"`{name}`" if name else "unnamed"
 
 
-def run_checks(ev: Evidence, load_threshold: float) -> list[Check]:
+def run_checks(ev: Evidence, load_threshold: float | None) -> list[Check]:
     checks: list[Check] = []
     s, w, want = ev.server, ev.worker, ev.agent_name
     if not s.reachable:
@@ -87,7 +87,7 @@ def run_checks(ev: Evidence, load_threshold: float) -> list[Check]:
             )
         )
     else:
-        busy = w.load >= load_threshold
+        busy = load_threshold is not None and w.load >= load_threshold
         checks.append(
             Check(
                 "worker",

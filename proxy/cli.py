@@ -9,9 +9,7 @@ import json
 import os
 import sys
 
-from dotenv import load_dotenv
-
-from agent.settings import DEFAULT_AGENT_NAME, SettingsError, load_threshold
+from agent.settings import DEFAULT_AGENT_NAME, SettingsError, load_env, load_threshold
 from proxy.diagnose import Diagnosis, diagnose
 from proxy.evidence import Target, gather
 
@@ -71,7 +69,7 @@ def doctor_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
         "--load-threshold",
         type=float,
         default=None,
-        help="load at which the worker counts as full (default AGENT_LOAD_THRESHOLD or 1.0)",
+        help="load at which the worker counts as full (default AGENT_LOAD_THRESHOLD; unset: not checked, as a dev-mode worker is never full)",
     )
     p.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
 
@@ -115,7 +113,7 @@ def run_doctor(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    load_dotenv(override=False)
+    load_env()
     parser = argparse.ArgumentParser(prog="devstack", description="livekit-devstack tools")
     sub = parser.add_subparsers(dest="command", required=True)
     doctor_parser(sub)

@@ -37,7 +37,7 @@ class Diagnosis:
         }
 
 
-def _verdict(ev: Evidence, load_threshold: float) -> tuple[str, str, bool]:
+def _verdict(ev: Evidence, load_threshold: float | None) -> tuple[str, str, bool]:
     """(cause, one sentence, blocking), most fundamental cause first."""
     s, w, want, r, t, p = ev.server, ev.worker, ev.agent_name, ev.room, ev.token, ev.probe
     name = name_of(want)
@@ -113,7 +113,7 @@ def _verdict(ev: Evidence, load_threshold: float) -> tuple[str, str, bool]:
             f"you dispatch {name} but the worker at {w.url} is registered as {name_of(w.agent_name)}: the server accepts the dispatch and no worker takes it; use one name",
             True,
         )
-    if w.load >= load_threshold:
+    if load_threshold is not None and w.load >= load_threshold:
         return (
             "worker_full",
             f"the worker at {w.url} reports load {w.load:.2f} ≥ {load_threshold}: it marks itself full and takes no job",
@@ -169,7 +169,7 @@ def _verdict(ev: Evidence, load_threshold: float) -> tuple[str, str, bool]:
     return "ok", f"server, keys, worker and agent name {name} check out{extra}", False
 
 
-def diagnose(ev: Evidence, load_threshold: float = 1.0) -> Diagnosis:
+def diagnose(ev: Evidence, load_threshold: float | None = None) -> Diagnosis:
     """Checks and the verdict for `ev`. `load_threshold` is the worker's (AGENT_LOAD_THRESHOLD;
     livekit-agents' own production default is 0.7)."""
     checks = run_checks(ev, load_threshold)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 from dataclasses import dataclass
 
 from livekit import api
@@ -42,13 +43,17 @@ class Dispatcher:
 
     def __init__(self, lk: api.LiveKitAPI) -> None:
         self._lk = lk
-        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        # Weak: a lock lives only while a request holds it, so rooms do not pile up.
+        self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
         self.watcher = DispatchWatcher()
 
     async def ensure(self, room: str, agent_name: str, metadata: str) -> DispatchOutcome:
         """Return the live dispatch of `agent_name` in `room`, creating one only when needed."""
         # Two clicks on "connect" arrive together: serialize per room and agent name.
-        async with self._locks.setdefault((room, agent_name), asyncio.Lock()):
+        lock = self._locks.setdefault((room, agent_name), asyncio.Lock())
+        async with lock:
             return await self._ensure(room, agent_name, metadata)
 
     def _pending(self, d: api.AgentDispatch) -> bool:

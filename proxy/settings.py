@@ -5,9 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from dotenv import load_dotenv
-
-from agent.settings import DEFAULT_AGENT_NAME, SettingsError, load_threshold
+from agent.settings import DEFAULT_AGENT_NAME, SettingsError, load_env, load_threshold
 from agent.wait import http_url
 
 
@@ -21,7 +19,7 @@ class ProxySettings:
     host: str = "127.0.0.1"
     port: int = 9000
     cors_origins: tuple[str, ...] = ()
-    load_threshold: float = 1.0
+    load_threshold: float | None = None
 
     @property
     def livekit_http_url(self) -> str:
@@ -36,7 +34,7 @@ class ProxySettings:
 
 def load_settings() -> ProxySettings:
     """Read `.env` (the real environment wins), validate, and fail early with the variable."""
-    load_dotenv(override=False)
+    load_env()
     env = os.environ
     url = env.get("LIVEKIT_URL", "ws://localhost:7880").strip()
     if not url.startswith(("ws://", "wss://", "http://", "https://")):

@@ -17,6 +17,10 @@ from tests.support.livekit_server import (
 )
 from tests.support.processes import AgentWorker, Proxy
 
+# Every process the tests start is configured by its environment alone: a developer's
+# .env (an agent name, a load threshold) must not change what the tests see.
+os.environ["DEVSTACK_ENV_FILE"] = ""
+
 
 def require_docker() -> None:
     """Skip without a Docker engine, except in CI, where a missing engine is a failure."""

@@ -90,6 +90,7 @@ def base_env(server: LiveKitServer, **extra: str) -> dict[str, str]:
         LIVEKIT_API_KEY=server.api_key,
         LIVEKIT_API_SECRET=server.api_secret,
         PYTHONUNBUFFERED="1",
+        DEVSTACK_ENV_FILE="",  # never the developer's .env
     )
     env.update(extra)
     return env
