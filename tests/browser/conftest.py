@@ -62,7 +62,9 @@ def playwright_disabled_features(pw: Playwright) -> str | None:
     return next((a for a in argv if a.startswith("--disable-features=")), None)
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: sync Playwright keeps an event loop running on this thread
+# while it is open, and the asyncio tests that follow need the thread to themselves.
+@pytest.fixture(scope="module")
 def browser(fake_mic_wav: Path) -> Iterator[Browser]:
     if not shutil.which(CHROMIUM):
         pytest.fail(f"{CHROMIUM} not found: scripts/setup installs Debian's chromium")
