@@ -97,9 +97,28 @@ def check_metadata(value: Any) -> str:
     return text
 
 
-class TokenRequest(BaseModel):
+class _Request(BaseModel):
+    """The checks every request body shares: unknown fields, room, agent name, metadata."""
+
     model_config = ConfigDict(extra="forbid")
 
+    @field_validator("room", check_fields=False)
+    @classmethod
+    def _room(cls, value: str | None) -> str | None:
+        return None if value is None else check_room(value)
+
+    @field_validator("agent_name", check_fields=False)
+    @classmethod
+    def _agent(cls, value: str | None) -> str | None:
+        return None if value is None else check_agent_name(value)
+
+    @field_validator("metadata", mode="before", check_fields=False)
+    @classmethod
+    def _metadata(cls, value: Any) -> str:
+        return check_metadata(value)
+
+
+class TokenRequest(_Request):
     room: str = Field(description="Room to join", examples=["test-room"])
     identity: str = Field("", description="Participant identity; generated when empty")
     name: str = Field("", max_length=128, description="Display name")
@@ -116,25 +135,10 @@ class TokenRequest(BaseModel):
     )
     ttl_seconds: int = Field(3600, ge=10, le=86400, description="Token lifetime")
 
-    @field_validator("room")
-    @classmethod
-    def _room(cls, value: str) -> str:
-        return check_room(value)
-
     @field_validator("identity")
     @classmethod
     def _identity(cls, value: str) -> str:
         return check_identity(value)
-
-    @field_validator("agent_name")
-    @classmethod
-    def _agent(cls, value: str | None) -> str | None:
-        return None if value is None else check_agent_name(value)
-
-    @field_validator("metadata", mode="before")
-    @classmethod
-    def _metadata(cls, value: Any) -> str:
-        return check_metadata(value)
 
 
 class TokenResponse(BaseModel):
@@ -150,9 +154,7 @@ class TokenResponse(BaseModel):
     )
 
 
-class DispatchRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class DispatchRequest(_Request):
     room: str = Field(
         description="Room to dispatch into; created if it does not exist", examples=["test-room"]
     )
@@ -160,21 +162,6 @@ class DispatchRequest(BaseModel):
         None, description="Defaults to the configured LIVEKIT_AGENT_NAME"
     )
     metadata: Any = Field(None, description="Job metadata: a JSON value or a string holding JSON")
-
-    @field_validator("room")
-    @classmethod
-    def _room(cls, value: str) -> str:
-        return check_room(value)
-
-    @field_validator("agent_name")
-    @classmethod
-    def _agent(cls, value: str | None) -> str | None:
-        return None if value is None else check_agent_name(value)
-
-    @field_validator("metadata", mode="before")
-    @classmethod
-    def _metadata(cls, value: Any) -> str:
-        return check_metadata(value)
 
 
 class DispatchResponse(BaseModel):
@@ -194,9 +181,7 @@ class DispatchResponse(BaseModel):
     )
 
 
-class DiagnoseRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class DiagnoseRequest(_Request):
     room: str | None = Field(
         None, description="The room the agent should have joined", examples=["test-room"]
     )
@@ -212,13 +197,3 @@ class DiagnoseRequest(BaseModel):
         False,
         description="Dispatch into a throw-away room and time the join (launches one short-lived agent)",
     )
-
-    @field_validator("room")
-    @classmethod
-    def _room(cls, value: str | None) -> str | None:
-        return None if value is None else check_room(value)
-
-    @field_validator("agent_name")
-    @classmethod
-    def _agent(cls, value: str | None) -> str | None:
-        return None if value is None else check_agent_name(value)
