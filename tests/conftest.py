@@ -3,12 +3,15 @@ agent worker and the proxy as subprocesses."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import Iterator
 
 import pytest
+from livekit import api
 
+from proxy.evidence import ProbeFacts, run_probe
 from tests.support.livekit_server import (
     LiveKitServer,
     choose_runtime,
@@ -46,12 +49,24 @@ def livekit_server() -> Iterator[LiveKitServer]:
 SHARED_AGENT_NAME = "devstack-test-agent"
 
 
+async def warm_up(server: LiveKitServer, agent_name: str) -> ProbeFacts:
+    """One throw-away dispatch, the same probe `devstack doctor --probe` runs."""
+    async with api.LiveKitAPI(server.http_url, server.api_key, server.api_secret) as lk:
+        return await run_probe(lk, agent_name, timeout=30)
+
+
 @pytest.fixture(scope="session")
 def named_worker(livekit_server: LiveKitServer) -> Iterator[AgentWorker]:
     """A real `python -m agent dev` worker registered as SHARED_AGENT_NAME."""
     worker = AgentWorker(livekit_server, SHARED_AGENT_NAME)
     try:
         worker.wait_registered()
+        # Registered is not yet serving: prove it takes a job (and warm it) before any test.
+        probe = asyncio.run(warm_up(livekit_server, SHARED_AGENT_NAME))
+        if not probe.joined:
+            pytest.fail(
+                f"the shared worker took no probe job: {probe.detail}\n{worker.output[-3000:]}"
+            )
         yield worker
     finally:
         worker.stop()

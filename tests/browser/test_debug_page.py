@@ -26,14 +26,25 @@ def events(page: Page) -> list[str]:
     return page.evaluate("window.devstack.log.map(e => e.event)")
 
 
+def expect_state(page: Page, state: str, timeout: int = JOIN_TIMEOUT_MS) -> None:
+    """Wait for the page's agentState; on failure, show its event log (what a user would read)."""
+    try:
+        expect(page.locator("body")).to_have_attribute("data-agent-state", state, timeout=timeout)
+    except AssertionError:
+        log = page.evaluate(
+            "window.devstack.log.map(e => `+${e.t_ms} ms ${e.event}: ${e.message}`).join('\\n')"
+        )
+        raise AssertionError(
+            f"agentState never became {state!r}; the page's event log:\n{log}"
+        ) from None
+
+
 def test_explicit_mode_agent_joins_and_echoes(
     page: Page, proxy: Proxy, named_worker: AgentWorker, room_name: str
 ) -> None:
     """Explicit dispatch: the agent joins, its audio is subscribed, and it echoes the mic."""
     open_page(page, proxy, room=room_name, mode="explicit")
-    expect(page.locator("body")).to_have_attribute(
-        "data-agent-state", "joined", timeout=JOIN_TIMEOUT_MS
-    )
+    expect_state(page, "joined")
     page.wait_for_function(
         "window.devstack.log.some(e => e.event === 'agent audio subscribed')", timeout=10_000
     )
@@ -60,9 +71,7 @@ def test_token_mode_agent_joins(
 ) -> None:
     """Token dispatch into a new room: the agent joins without an explicit dispatch call."""
     open_page(page, proxy, room=room_name, mode="token")
-    expect(page.locator("body")).to_have_attribute(
-        "data-agent-state", "joined", timeout=JOIN_TIMEOUT_MS
-    )
+    expect_state(page, "joined")
     assert "dispatch requested" not in events(page)
 
 
@@ -71,9 +80,7 @@ def test_none_mode_times_out_with_diagnosis(
 ) -> None:
     """No dispatch with a named worker: the page times out and explains."""
     open_page(page, proxy, room=room_name, mode="none", timeout="4")
-    expect(page.locator("body")).to_have_attribute(
-        "data-agent-state", "timeout", timeout=JOIN_TIMEOUT_MS
-    )
+    expect_state(page, "timeout")
     expect(page.locator("#diagnosis-card")).to_be_visible()
     expect(page.locator("#verdict")).to_contain_text(
         "never dispatched automatically", timeout=15_000
@@ -87,9 +94,7 @@ def test_mismatched_agent_name_diagnosis_names_both(
     """Dispatching a name no worker has: timeout, and the diagnosis shows both names."""
     wrong = "interviewer-typo"
     open_page(page, proxy, room=room_name, mode="explicit", agent=wrong, timeout="4")
-    expect(page.locator("body")).to_have_attribute(
-        "data-agent-state", "timeout", timeout=JOIN_TIMEOUT_MS
-    )
+    expect_state(page, "timeout")
     verdict = page.locator("#verdict")
     expect(verdict).to_contain_text(f"you dispatch `{wrong}`", timeout=15_000)
     expect(verdict).to_contain_text(f"registered as `{named_worker.agent_name}`")
@@ -102,8 +107,6 @@ def test_connect_twice_starts_one_session(
     page.goto(f"{proxy.url}/debug?{urlencode({'room': room_name, 'mode': 'explicit'})}")
     page.click("#connect")
     page.click("#connect", force=True)
-    expect(page.locator("body")).to_have_attribute(
-        "data-agent-state", "joined", timeout=JOIN_TIMEOUT_MS
-    )
+    expect_state(page, "joined")
     assert events(page).count("connected") == 1
     assert events(page).count("dispatch requested") == 1

@@ -146,8 +146,9 @@ def _start_container(server: LiveKitServer, timeout: float) -> None:
 
 def _start_binary(server: LiveKitServer) -> None:
     binary = os.environ.get("LIVEKIT_SERVER_BIN") or _script("install-livekit-server")
+    # DEVSTACK_SERVER_LOG=path keeps the server's log for debugging a test run.
+    log_path = os.environ.get("DEVSTACK_SERVER_LOG")
+    sink = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115
     server.process = subprocess.Popen(
-        [binary, "--config", str(CONFIG), *server.args()],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        [binary, "--config", str(CONFIG), *server.args()], stdout=sink, stderr=sink
     )
