@@ -76,6 +76,10 @@ def _body(status: int, error: str, detail: str, hint: str) -> JSONResponse:
     )
 
 
+def _render(err: ApiError) -> JSONResponse:
+    return _body(err.status, err.error, err.detail, err.hint)
+
+
 def _field(loc: tuple[object, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path")]
     return ".".join(parts) or "body"
@@ -86,7 +90,7 @@ def install_error_handlers(app: FastAPI, livekit_url: str) -> None:
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return _body(exc.status, exc.error, exc.detail, exc.hint)
+        return _render(exc)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -114,20 +118,16 @@ def install_error_handlers(app: FastAPI, livekit_url: str) -> None:
             return _body(405, "method_not_allowed", str(exc.detail), "See the API at /docs.")
         return _body(exc.status_code, "http_error", str(exc.detail), "See the API at /docs.")
 
-    @app.exception_handler(aiohttp.ClientError)
-    async def _unreachable(_: Request, exc: aiohttp.ClientError) -> JSONResponse:
-        err = livekit_unreachable(livekit_url, exc)
-        return _body(err.status, err.error, err.detail, err.hint)
+    async def _unreachable(_: Request, exc: Exception) -> JSONResponse:
+        return _render(livekit_unreachable(livekit_url, exc))
 
-    @app.exception_handler(TimeoutError)
-    async def _timeout(_: Request, exc: TimeoutError) -> JSONResponse:
-        err = livekit_unreachable(livekit_url, exc)
-        return _body(err.status, err.error, err.detail, err.hint)
+    # A refused connection and a timed-out one mean the same to the user: no server there.
+    app.add_exception_handler(aiohttp.ClientError, _unreachable)
+    app.add_exception_handler(TimeoutError, _unreachable)
 
     @app.exception_handler(api.TwirpError)
     async def _refused(_: Request, exc: api.TwirpError) -> JSONResponse:
-        err = livekit_refused(livekit_url, exc)
-        return _body(err.status, err.error, err.detail, err.hint)
+        return _render(livekit_refused(livekit_url, exc))
 
     @app.exception_handler(httpx.HTTPError)
     async def _worker(_: Request, exc: httpx.HTTPError) -> JSONResponse:

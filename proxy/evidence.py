@@ -14,7 +14,7 @@ import httpx
 from livekit import api
 
 from agent.wait import http_url
-from proxy.rooms import agent_name_of
+from proxy.rooms import agent_name_of, find_room, room_state
 from proxy.token_analysis import TokenReport, analyze_token
 from proxy.worker_status import WorkerStatus, fetch_worker_status
 
@@ -130,14 +130,10 @@ async def check_server(target: Target) -> ServerFacts:
 
 
 async def check_room(lk: api.LiveKitAPI, room: str) -> RoomFacts:
-    listed = await lk.room.list_rooms(api.ListRoomsRequest(names=[room]))
-    if not listed.rooms:
+    info = await find_room(lk, room)
+    if info is None:
         return RoomFacts(name=room, exists=False)
-    info = listed.rooms[0]
-    participants = (
-        await lk.room.list_participants(api.ListParticipantsRequest(room=room))
-    ).participants
-    dispatches = await lk.agent_dispatch.list_dispatch(room)
+    participants, dispatches = await room_state(lk, room)
     now_ns = time.time_ns()
     return RoomFacts(
         name=room,

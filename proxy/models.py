@@ -25,36 +25,29 @@ class InputError(ValueError):
         self.hint = hint
 
 
-def check_room(value: str) -> str:
-    """A room name LiveKit and URLs both accept unchanged."""
+def _check_name(value: str, what: str, limit: int, example: str, required: bool) -> str:
+    """Room names and identities: the characters LiveKit and URLs both take unchanged."""
     value = value.strip()
-    if not value:
-        raise InputError("room name is empty", "Give a room name, e.g. 'test-room'.")
-    if len(value) > MAX_ROOM:
+    if required and not value:
+        raise InputError(f"{what} is empty", f"Give a {what}, e.g. {example}.")
+    if len(value) > limit:
         raise InputError(
-            f"room name has {len(value)} characters, the limit is {MAX_ROOM}", "Use a shorter name."
-        )
-    if not NAME_CHARS.match(value):
-        raise InputError(
-            f"room name {value!r} has characters other than letters, digits and - _ . : @ =",
-            "Use e.g. 'test-room' or 'support_42'.",
-        )
-    return value
-
-
-def check_identity(value: str) -> str:
-    value = value.strip()
-    if len(value) > MAX_IDENTITY:
-        raise InputError(
-            f"identity has {len(value)} characters, the limit is {MAX_IDENTITY}",
-            "Use a shorter identity.",
+            f"{what} has {len(value)} characters, the limit is {limit}", f"Use a shorter {what}."
         )
     if value and not NAME_CHARS.match(value):
         raise InputError(
-            f"identity {value!r} has characters other than letters, digits and - _ . : @ =",
-            "Use e.g. 'user-1'.",
+            f"{what} {value!r} has characters other than letters, digits and - _ . : @ =",
+            f"Use e.g. {example}.",
         )
     return value
+
+
+def check_room(value: str) -> str:
+    return _check_name(value, "room name", MAX_ROOM, "'test-room' or 'support_42'", required=True)
+
+
+def check_identity(value: str) -> str:
+    return _check_name(value, "identity", MAX_IDENTITY, "'user-1'", required=False)
 
 
 def check_agent_name(value: str) -> str:

@@ -9,7 +9,6 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from livekit import api
 
 from proxy.evidence import ProbeFacts, run_probe
 from tests.support.livekit_server import (
@@ -51,7 +50,7 @@ SHARED_AGENT_NAME = "devstack-test-agent"
 
 async def warm_up(server: LiveKitServer, agent_name: str) -> ProbeFacts:
     """One throw-away dispatch, the same probe `devstack doctor --probe` runs."""
-    async with api.LiveKitAPI(server.http_url, server.api_key, server.api_secret) as lk:
+    async with server.client() as lk:
         return await run_probe(lk, agent_name, timeout=30)
 
 

@@ -32,10 +32,6 @@ async def post(proxy: Proxy, path: str, body: dict[str, object]) -> httpx.Respon
         return await http.post(path, json=body)
 
 
-async def lk_api(server: LiveKitServer) -> api.LiveKitAPI:
-    return api.LiveKitAPI(server.http_url, server.api_key, server.api_secret)
-
-
 def unique_name(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:6]}"
 
@@ -103,8 +99,7 @@ async def test_token_room_config_is_ignored_when_room_exists(
     livekit_server: LiveKitServer, named_worker: AgentWorker, proxy: Proxy, room_name: str
 ) -> None:
     """Case 5: the same token, but the room already existed: the server ignores it, no agent."""
-    lk = await lk_api(livekit_server)
-    async with lk:
+    async with livekit_server.client() as lk:
         await lk.room.create_room(api.CreateRoomRequest(name=room_name, empty_timeout=60))
     resp = await post(
         proxy, "/api/token", {"room": room_name, "dispatch": "token", "identity": "user"}
@@ -202,7 +197,7 @@ async def test_raw_duplicate_create_dispatch_gives_two_agents(
 ) -> None:
     """Case 9b: without the proxy, a second CreateDispatch launches a second agent."""
     async with connected(livekit_server, plain_token(livekit_server, room_name, "user")) as client:
-        async with await lk_api(livekit_server) as lk:
+        async with livekit_server.client() as lk:
             for _ in range(2):
                 await lk.agent_dispatch.create_dispatch(
                     api.CreateAgentDispatchRequest(
@@ -219,7 +214,7 @@ async def test_dispatch_again_after_agent_left(
     async with connected(livekit_server, plain_token(livekit_server, room_name, "user")) as client:
         first = (await post(proxy, "/api/dispatch-agent", {"room": room_name})).json()
         (agent,) = await client.wait_for_agents(1)
-        async with await lk_api(livekit_server) as lk:
+        async with livekit_server.client() as lk:
             await lk.room.remove_participant(
                 api.RoomParticipantIdentity(room=room_name, identity=agent.identity)
             )

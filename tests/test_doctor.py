@@ -91,9 +91,7 @@ async def test_doctor_token_dispatch_into_existing_room(
     livekit_server: LiveKitServer, named_worker: AgentWorker, proxy: Proxy, room_name: str
 ) -> None:
     """A token with room config, used on a room that already existed: 'ignored'."""
-    async with api.LiveKitAPI(
-        livekit_server.http_url, livekit_server.api_key, livekit_server.api_secret
-    ) as lk:
+    async with livekit_server.client() as lk:
         await lk.room.create_room(api.CreateRoomRequest(name=room_name, empty_timeout=60))
     token = httpx.post(
         f"{proxy.url}/api/token", json={"room": room_name, "dispatch": "token"}, timeout=10
@@ -192,9 +190,7 @@ async def test_doctor_duplicate_dispatches(
 ) -> None:
     """Two raw CreateDispatch calls: two agents, and the doctor says why."""
     async with connected(livekit_server, plain_token(livekit_server, room_name, "user")) as client:
-        async with api.LiveKitAPI(
-            livekit_server.http_url, livekit_server.api_key, livekit_server.api_secret
-        ) as lk:
+        async with livekit_server.client() as lk:
             for _ in range(2):
                 await lk.agent_dispatch.create_dispatch(
                     api.CreateAgentDispatchRequest(

@@ -25,9 +25,7 @@ def test_server_answers_http(livekit_server: LiveKitServer) -> None:
 async def test_dev_keys_list_and_create_rooms(livekit_server: LiveKitServer) -> None:
     """The dev keys from livekit.yaml are accepted, and a room created by API is listed."""
     name = f"smoke-{uuid.uuid4().hex[:8]}"
-    async with api.LiveKitAPI(
-        livekit_server.http_url, livekit_server.api_key, livekit_server.api_secret
-    ) as lk:
+    async with livekit_server.client() as lk:
         before = await lk.room.list_rooms(api.ListRoomsRequest())
         assert name not in [r.name for r in before.rooms]
         await lk.room.create_room(api.CreateRoomRequest(name=name, empty_timeout=30))
@@ -38,7 +36,7 @@ async def test_dev_keys_list_and_create_rooms(livekit_server: LiveKitServer) -> 
 
 async def test_wrong_secret_is_refused(livekit_server: LiveKitServer) -> None:
     """A key pair the server does not know is refused, not silently accepted."""
-    async with api.LiveKitAPI(livekit_server.http_url, "devkey", "not-the-secret") as lk:
+    async with livekit_server.client(api_secret="not-the-secret") as lk:
         with pytest.raises(api.TwirpError) as err:
             await lk.room.list_rooms(api.ListRoomsRequest())
     assert err.value.status == 401

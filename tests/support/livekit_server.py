@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from livekit import api
+
 from tests.support.waiting import free_port, http_ok, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,6 +80,10 @@ class LiveKitServer:
             "--rtc.tcp_port", str(self.tcp_port),
             "--udp-port", str(self.udp_port),
         ]  # fmt: skip
+
+    def client(self, api_secret: str | None = None) -> api.LiveKitAPI:
+        """A server-API client with the dev keys (or another secret, to be refused)."""
+        return api.LiveKitAPI(self.http_url, self.api_key, api_secret or self.api_secret)
 
     @property
     def pid(self) -> int:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -26,25 +25,6 @@ def wait_until(
         except Exception as exc:  # a not-yet-ready dependency raises; keep polling
             last_error = exc
         time.sleep(interval)
-    raise TimeoutError(
-        f"timed out after {timeout:.0f} s waiting for {what} (last error: {last_error})"
-    )
-
-
-async def wait_until_async(
-    condition: Callable[[], Awaitable[T]], *, timeout: float, what: str, interval: float = 0.1
-) -> T:
-    """Async twin of `wait_until`."""
-    deadline = time.monotonic() + timeout
-    last_error: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            result = await condition()
-            if result:
-                return result
-        except Exception as exc:
-            last_error = exc
-        await asyncio.sleep(interval)
     raise TimeoutError(
         f"timed out after {timeout:.0f} s waiting for {what} (last error: {last_error})"
     )
