@@ -7,7 +7,7 @@ from __future__ import annotations
 from livekit.agents import Agent, AgentSession, JobContext, vad
 from livekit.plugins import openai
 
-from agent.settings import AgentSettings
+from devstack.settings import Settings
 
 INSTRUCTIONS = (
     "You are the livekit-devstack test agent. Answer briefly and plainly; "
@@ -15,12 +15,13 @@ INSTRUCTIONS = (
 )
 
 
-async def start_voice_pipeline(
-    ctx: JobContext, settings: AgentSettings, vad_model: vad.VAD
-) -> None:
+async def start_voice_pipeline(ctx: JobContext, settings: Settings, vad_model: vad.VAD) -> None:
     """Start an AgentSession; it sets `lk.agent.state` and sends transcripts itself."""
-    # Without OPENAI_BASE_URL the plugins use OpenAI's own endpoint.
-    url = {"base_url": settings.openai_base_url} if settings.openai_base_url else {}
+    # Without OPENAI_BASE_URL the plugins use OpenAI's own endpoint. A local compatible
+    # server needs no key, but the client library insists on one: give it a placeholder.
+    url: dict[str, str] = {"api_key": settings.openai_api_key or "not-needed"}
+    if settings.openai_base_url:
+        url["base_url"] = settings.openai_base_url
     session: AgentSession = AgentSession(
         vad=vad_model,
         stt=openai.STT(model=settings.openai_stt_model, **url),

@@ -12,26 +12,38 @@ from livekit.agents import AgentServer, JobContext, JobExecutorType, JobProcess,
 from livekit.plugins import silero
 
 from agent.loopback import Loopback
-from agent.settings import AgentSettings, load_settings
 from agent.state import say_text, set_state
 from agent.voice import start_voice_pipeline
+from devstack.settings import Settings, load_settings
 
 logger = logging.getLogger("devstack.agent")
-settings: AgentSettings = load_settings()
+# Each job process imports this module again: the same env, so the same settings.
+settings: Settings = load_settings()
+MODE, MODE_REASON = settings.mode_and_reason()
 
 # The health server (GET / and GET /worker) is on a fixed port so the proxy and
 # `devstack doctor` can find it (livekit-agents' dev default is a random port), and
 # on loopback only unless AGENT_HTTP_HOST says otherwise.
 # A finite load threshold also makes the worker refuse concurrent requests while earlier
 # ones are still launching (it reserves a slot per job), so one is set only on request.
-capacity = {} if settings.load_threshold is None else {"load_threshold": settings.load_threshold}
+capacity = (
+    {}
+    if settings.agent_load_threshold is None
+    else {"load_threshold": settings.agent_load_threshold}
+)
+# The server's URL and keys are passed explicitly: with no .env and no LIVEKIT_* variables
+# the worker runs on the same defaults as the proxy and the doctor.
 server = AgentServer(
-    job_executor_type=JobExecutorType(settings.job_executor),
-    host=settings.http_host,
-    port=settings.http_port,
-    num_idle_processes=settings.idle_processes,
+    ws_url=settings.livekit_url,
+    api_key=settings.livekit_api_key,
+    api_secret=settings.livekit_api_secret,
+    job_executor_type=JobExecutorType(settings.agent_job_executor),
+    host=settings.agent_http_host,
+    port=settings.agent_http_port,
+    num_idle_processes=settings.agent_idle_processes,
     **capacity,
 )
+AGENT_NAME = settings.livekit_agent_name
 
 
 def prewarm(proc: JobProcess) -> None:
@@ -44,14 +56,15 @@ server.setup_fnc = prewarm
 
 @server.on("worker_registered")
 def _on_registered(worker_id: str, _server_info: object) -> None:
+    dispatch_kind = "explicit dispatch only" if AGENT_NAME else "automatic (every new room)"
     logger.info(
-        "worker %s registered as agent_name=%r (%s), mode=%s, health on :%d",
+        "worker %s registered as agent_name=%r (%s), health on %s",
         worker_id,
-        settings.agent_name,
-        settings.dispatch_kind,
-        settings.mode,
-        settings.http_port,
+        AGENT_NAME,
+        dispatch_kind,
+        settings.worker_health_url,
     )
+    logger.info("media mode %s: %s", MODE, MODE_REASON)
 
 
 def _metadata_text(raw: str) -> str:
@@ -79,13 +92,13 @@ async def on_request(req: JobRequest) -> None:
         attributes={
             "devstack.agent_name": req.agent_name,
             "devstack.dispatch_id": job.dispatch_id,
-            "devstack.mode": settings.mode,
+            "devstack.mode": MODE,
             "devstack.metadata": job.metadata,
         },
     )
 
 
-@server.rtc_session(agent_name=settings.agent_name, on_request=on_request)
+@server.rtc_session(agent_name=AGENT_NAME, on_request=on_request)
 async def entrypoint(ctx: JobContext) -> None:
     """Join, say hello in text, then run the media mode."""
     job = ctx.job
@@ -104,13 +117,20 @@ async def entrypoint(ctx: JobContext) -> None:
         ctx.room.local_participant.identity,
     )
     vad_model = ctx.proc.userdata["vad"]
-    if settings.mode == "openai":
-        await start_voice_pipeline(ctx, settings, vad_model)
-        return
-    await Loopback(ctx, vad_model).start()
-    await set_state(ctx.room, "listening")
-    await say_text(
-        ctx.room,
-        f"Hi, I am {settings.agent_name or 'the automatic agent'} in loopback mode: "
-        "speak and I will play your words back.",
-    )
+    try:
+        if MODE == "openai":
+            await start_voice_pipeline(ctx, settings, vad_model)
+            return
+        await Loopback(ctx, vad_model).start()
+        await set_state(ctx.room, "listening")
+        await say_text(
+            ctx.room,
+            f"Hi, I am {AGENT_NAME or 'the automatic agent'} in loopback mode: "
+            "speak and I will play your words back.",
+        )
+    except Exception:
+        if ctx.room.isconnected():
+            raise
+        # The room closed while the agent was still starting (a probe room deleted, the
+        # last human gone): the job simply ends, nothing failed.
+        logger.info("room=%s closed while the agent was starting; job ends", ctx.room.name)

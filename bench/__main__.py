@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import sys
 import time
@@ -19,6 +18,7 @@ from bench.measure import Join, Mode, Target, join_once
 from bench.report import markdown, summarize, write
 from bench.resources import ResourceSampler
 from bench.stack import BENCH_AGENT, Stack, own_server, running_stack, worker
+from devstack.settings import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_IDLE = 1
@@ -163,7 +163,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     if args.use_running:
         stack = running_stack()
-        name = os.environ.get("LIVEKIT_AGENT_NAME", "devstack-agent")
+        name = load_settings().livekit_agent_name
         measure(
             result,
             stack,

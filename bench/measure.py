@@ -11,10 +11,11 @@ from typing import Literal
 
 from livekit import api, rtc
 
+from devstack.rooms import AGENT_WAIT_SECONDS
+from devstack.tokens import mint_token
+
 Mode = Literal["explicit", "token", "auto"]
 AGENT = rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
-# Front ends (livekit-client, agent-starter-react) give up after 20 s.
-JOIN_DEADLINE = 20.0
 
 
 @dataclass
@@ -38,15 +39,13 @@ class Target:
 
 
 def _token(t: Target, room: str, identity: str, with_agent: bool) -> str:
-    token = (
-        api.AccessToken(t.api_key, t.api_secret)
-        .with_identity(identity)
-        .with_grants(api.VideoGrants(room_join=True, room=room))
+    return mint_token(
+        api_key=t.api_key,
+        api_secret=t.api_secret,
+        room=room,
+        identity=identity,
+        agent_name=t.agent_name if with_agent else None,
     )
-    if with_agent:
-        dispatch = api.RoomAgentDispatch(agent_name=t.agent_name)
-        token = token.with_room_config(api.RoomConfiguration(agents=[dispatch]))
-    return token.to_jwt()
 
 
 async def _first_frame(track: rtc.Track) -> None:
@@ -87,7 +86,7 @@ async def join_once(t: Target, lk: api.LiveKitAPI, mode: Mode, room: str) -> Joi
             )
         if any(p.kind == AGENT for p in client.remote_participants.values()):
             agent_seen.set()
-        await asyncio.wait_for(agent_seen.wait(), JOIN_DEADLINE)
+        await asyncio.wait_for(agent_seen.wait(), AGENT_WAIT_SECONDS)
         result.joined, result.join_s = True, time.perf_counter() - started
         track = await asyncio.wait_for(audio_track, 10)
         await asyncio.wait_for(_first_frame(track), 10)
@@ -96,7 +95,7 @@ async def join_once(t: Target, lk: api.LiveKitAPI, mode: Mode, room: str) -> Joi
         result.error = (
             "no agent audio within 10 s"
             if result.joined
-            else f"no agent within {JOIN_DEADLINE:.0f} s"
+            else f"no agent within {AGENT_WAIT_SECONDS:.0f} s"
         )
     except Exception as exc:  # a failed join is a data point, not a crash
         result.error = f"{type(exc).__name__}: {exc}"

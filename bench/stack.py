@@ -3,16 +3,15 @@ use: a real livekit-server and real worker processes), or the one `make dev` run
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import psutil
 
-from agent.settings import load_env
-from tests.support.livekit_server import LiveKitServer, choose_runtime, start_livekit_server
-from tests.support.processes import AgentWorker
+from devstack.local_server import LiveKitServer, choose_runtime, start_livekit_server
+from devstack.processes import AgentWorker
+from devstack.settings import http_url, load_settings
 
 BENCH_AGENT = "bench-agent"
 
@@ -27,7 +26,7 @@ class Stack:
 
     @property
     def http_url(self) -> str:
-        return self.url.replace("ws://", "http://", 1).replace("wss://", "https://", 1)
+        return http_url(self.url)
 
 
 @contextmanager
@@ -41,7 +40,7 @@ def own_server() -> Iterator[Stack]:
 
 def running_stack() -> Stack:
     """The `make dev` stack, as configured in .env; the server process is found by name."""
-    load_env()
+    settings = load_settings()
     pid = next(
         (
             p.pid
@@ -50,12 +49,7 @@ def running_stack() -> Stack:
         ),
         None,
     )
-    return Stack(
-        os.environ.get("LIVEKIT_URL", "ws://localhost:7880"),
-        os.environ.get("LIVEKIT_API_KEY", "devkey"),
-        os.environ.get("LIVEKIT_API_SECRET", "secret"),
-        pid,
-    )
+    return Stack(settings.livekit_url, settings.livekit_api_key, settings.livekit_api_secret, pid)
 
 
 @contextmanager
@@ -65,7 +59,8 @@ def worker(
     """A registered worker for the benchmark's own server."""
     assert stack.server is not None, "workers are started only for a server the benchmark owns"
     env = {"AGENT_IDLE_PROCESSES": str(idle_processes), "AGENT_JOB_EXECUTOR": executor}
-    w = AgentWorker(stack.server, agent_name, command, **env)
+    args = ["--prod"] if command == "start" else []
+    w = AgentWorker(stack.server, agent_name, *args, **env)
     try:
         w.wait_registered(timeout=90)
         yield w

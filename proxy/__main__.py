@@ -5,8 +5,8 @@ import sys
 
 import uvicorn
 
+from devstack.settings import SettingsError, load_settings
 from proxy.app import create_app
-from proxy.settings import SettingsError, load_settings
 
 
 def main() -> None:
@@ -19,7 +19,9 @@ def main() -> None:
         sys.exit(f"proxy: {exc}")
     # The proxy starts without waiting for livekit-server: until it answers, the API
     # says so with a 503 and a hint, and the debug page shows it.
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(
+        create_app(settings), host=settings.proxy_host, port=settings.proxy_port, log_level="info"
+    )
 
 
 if __name__ == "__main__":

@@ -10,21 +10,12 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from livekit import api
-from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 
+from devstack.errors import ErrorBody, error_body
 from proxy.models import InputError
 
 logger = logging.getLogger("devstack.proxy")
-
-
-class ErrorBody(BaseModel):
-    """Every 4xx/5xx answer of the proxy has this shape."""
-
-    error: str
-    detail: str
-    hint: str
-
 
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorBody, "description": text}
@@ -71,9 +62,7 @@ def livekit_refused(url: str, exc: api.TwirpError) -> ApiError:
 
 
 def _body(status: int, error: str, detail: str, hint: str) -> JSONResponse:
-    return JSONResponse(
-        status_code=status, content={"error": error, "detail": detail, "hint": hint}
-    )
+    return JSONResponse(status_code=status, content=error_body(error, detail, hint))
 
 
 def _render(err: ApiError) -> JSONResponse:

@@ -9,17 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from dataclasses import dataclass, field
 
 from livekit import api
 
-from proxy.rooms import agent_name_of
+from devstack.rooms import AGENT_WAIT_SECONDS, wait_for_agent
 
 logger = logging.getLogger("devstack.proxy.watch")
-POLL_SECONDS = 0.25
-# livekit-client's and agent-starter-react's default wait for an agent.
-GIVE_UP_SECONDS = 20.0
 
 
 @dataclass
@@ -40,34 +36,23 @@ class DispatchWatcher:
     async def _follow(
         self, lk: api.LiveKitAPI, room: str, agent_name: str, dispatch_id: str, before: set[str]
     ) -> None:
-        started = time.monotonic()
-        while (elapsed := time.monotonic() - started) < GIVE_UP_SECONDS:
-            try:
-                listing = await lk.room.list_participants(api.ListParticipantsRequest(room=room))
-            except (api.TwirpError, OSError, TimeoutError):
-                listing = None  # the room may not be visible yet, or the server blinked
-            agents = (
-                [p.identity for p in listing.participants if agent_name_of(p) == agent_name]
-                if listing
-                else []
+        found = await wait_for_agent(lk, room, agent_name, AGENT_WAIT_SECONDS, exclude=before)
+        if found is not None:
+            agent, elapsed = found
+            self.joined[dispatch_id] = agent.identity
+            logger.info(
+                "agent joined: room=%s agent_name=%s dispatch_id=%s identity=%s after %d ms",
+                room,
+                agent_name,
+                dispatch_id,
+                agent.identity,
+                elapsed * 1000,
             )
-            fresh = [a for a in agents if a not in before]
-            if fresh:
-                self.joined[dispatch_id] = fresh[0]
-                logger.info(
-                    "agent joined: room=%s agent_name=%s dispatch_id=%s identity=%s after %d ms",
-                    room,
-                    agent_name,
-                    dispatch_id,
-                    fresh[0],
-                    elapsed * 1000,
-                )
-                return
-            await asyncio.sleep(POLL_SECONDS)
+            return
         logger.warning(
             "no agent %.0f s after dispatch: room=%s agent_name=%s dispatch_id=%s. "
             "Is a worker registered as %r on this server, with free capacity? (GET /api/health)",
-            GIVE_UP_SECONDS,
+            AGENT_WAIT_SECONDS,
             room,
             agent_name,
             dispatch_id,

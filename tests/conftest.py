@@ -10,14 +10,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from proxy.evidence import ProbeFacts, run_probe
-from tests.support.livekit_server import (
+from devstack.local_server import (
     LiveKitServer,
     choose_runtime,
     docker_engine_up,
     start_livekit_server,
 )
-from tests.support.processes import AgentWorker, Proxy
+from devstack.processes import AgentWorker, Proxy
+from doctor.probe import ProbeFacts, run_probe
 
 # Every process the tests start is configured by its environment alone: a developer's
 # .env (an agent name, a load threshold) must not change what the tests see.

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.support.processes import AgentWorker, Proxy
+from devstack.processes import AgentWorker, Proxy
 
 pytestmark = pytest.mark.browser
 

@@ -8,21 +8,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import numpy as np
-from livekit import api, rtc
+from livekit import rtc
 
-from tests.support.livekit_server import LiveKitServer
+from devstack.local_server import LiveKitServer
+from devstack.tokens import mint_token
 
 AGENT = rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
 
 
 def plain_token(server: LiveKitServer, room: str, identity: str) -> str:
     """A token with no room configuration: joining with it dispatches no named agent."""
-    grants = api.VideoGrants(room_join=True, room=room)
-    return (
-        api.AccessToken(server.api_key, server.api_secret)
-        .with_identity(identity)
-        .with_grants(grants)
-        .to_jwt()
+    return mint_token(
+        api_key=server.api_key, api_secret=server.api_secret, room=room, identity=identity
     )
 
 

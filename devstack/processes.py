@@ -1,0 +1,164 @@
+"""Run the stack's own processes (agent worker, proxy) as a user would: as subprocesses
+configured by environment variables, with their output kept. The tests and the benchmark
+start the stack through these; a wait on a process that died fails at once."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from devstack.local_server import LiveKitServer
+from devstack.waiting import ProcessExitedError, free_port, http_ok, wait_until
+
+ROOT = Path(__file__).resolve().parents[1]
+# Variables of the stack: dropped from the inherited environment so a developer's shell
+# cannot change what a launched process does.
+OWN_PREFIXES = ("LIVEKIT_", "AGENT_", "OPENAI_", "PROXY_")
+
+
+class Process:
+    """A subprocess in its own process group; its output lines are collected."""
+
+    def __init__(self, name: str, args: list[str], env: dict[str, str]) -> None:
+        self.name = name
+        self.lines: list[str] = []
+        self._proc = subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,  # its job processes die with it
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self._proc.stdout is not None
+        for line in self._proc.stdout:
+            self.lines.append(line.rstrip())
+
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def running(self) -> bool:
+        return self._proc.poll() is None
+
+    def check_running(self) -> None:
+        """Raise ProcessExitedError, with the log tail, when the process has exited."""
+        if self._proc.poll() is not None:
+            self._reader.join(timeout=2)  # the last lines explain the exit
+            raise ProcessExitedError(
+                f"{self.name} exited with {self._proc.returncode}; its last output:\n"
+                f"{self.output[-3000:]}"
+            )
+
+    def wait_for_line(self, text: str, timeout: float) -> str:
+        """The first output line containing `text`; fails at once if the process exits."""
+
+        def found() -> str | None:
+            line = next((line for line in self.lines if text in line), None)
+            if line is None:
+                self.check_running()
+            return line
+
+        try:
+            return wait_until(found, timeout=timeout, what=f"{self.name} to log {text!r}")
+        except TimeoutError as exc:
+            raise TimeoutError(
+                f"{exc}\n--- {self.name} output ---\n{self.output[-3000:]}"
+            ) from None
+
+    def signal(self, sig: int) -> None:
+        """Send `sig` to the whole process group (the worker and its job processes)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self._proc.pid, sig)
+
+    def stop(self, timeout: float = 10) -> None:
+        """SIGTERM the group, then SIGKILL what is left at the deadline."""
+        if self._proc.poll() is None:
+            self.signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._proc.wait(timeout=timeout)
+        self.signal(signal.SIGKILL)
+        self._proc.wait()
+        self._reader.join(timeout=5)
+
+
+def base_env(server: LiveKitServer, **extra: str) -> dict[str, str]:
+    """The environment a `.env` would give, pointed at `server`, and nothing else of ours."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(OWN_PREFIXES)}
+    env.update(
+        LIVEKIT_URL=server.url,
+        LIVEKIT_API_KEY=server.api_key,
+        LIVEKIT_API_SECRET=server.api_secret,
+        PYTHONUNBUFFERED="1",
+        DEVSTACK_ENV_FILE="",  # never the developer's .env
+    )
+    env.update(extra)
+    return env
+
+
+class AgentWorker(Process):
+    """`python -m agent` registered under `agent_name` ("" for an unnamed worker)."""
+
+    def __init__(self, server: LiveKitServer, agent_name: str, *args: str, **env: str) -> None:
+        self.agent_name = agent_name
+        self.http_port = free_port()
+        super().__init__(
+            f"agent worker {agent_name!r}",
+            [sys.executable, "-m", "agent", "--log-level", "info", *args],
+            base_env(
+                server,
+                LIVEKIT_AGENT_NAME=agent_name,
+                AGENT_HTTP_PORT=str(self.http_port),
+                **env,
+            ),
+        )
+
+    @property
+    def health_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def wait_registered(self, timeout: float = 60) -> str:
+        """Block until the server has accepted the worker; returns the log line."""
+        return self.wait_for_line("registered as agent_name=", timeout)
+
+
+class Proxy(Process):
+    """`python -m proxy` on a free port, for the given server and expected agent name."""
+
+    def __init__(
+        self, server: LiveKitServer, agent_name: str, agent_health_url: str, **env: str
+    ) -> None:
+        self.port = free_port()
+        environment = base_env(
+            server,
+            LIVEKIT_AGENT_NAME=agent_name,
+            AGENT_HEALTH_URL=agent_health_url,
+            PROXY_PORT=str(self.port),
+            **env,
+        )
+        super().__init__("proxy", [sys.executable, "-m", "proxy"], environment)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        def ready() -> bool:
+            self.check_running()
+            return http_ok(self.url + "/docs")
+
+        wait_until(ready, timeout=timeout, what="proxy /docs")

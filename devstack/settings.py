@@ -1,0 +1,170 @@
+"""One settings object for every process of the stack (worker, proxy, doctor, bench).
+
+Resolution order, as in livekit-agents: the real environment, then the env file
+(`.env`, or the file DEVSTACK_ENV_FILE names; empty for none), then the defaults below,
+which are the same values `.env.example` lists. A bad value fails at start-up with one
+line naming the variable, the value and an example."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from typing import Any, Literal
+
+from dotenv import dotenv_values
+from jwt.warnings import InsecureKeyLengthWarning
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The dev secret ("secret") is livekit-server --dev's own and short on purpose: every
+# process imports this module, so no process warns about it per token.
+warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
+
+DEFAULT_AGENT_NAME = "devstack-agent"
+Mode = Literal["loopback", "openai"]
+# Fields whose empty value means something (an unnamed worker); for every other field an
+# empty `VAR=` line means "use the default", the way .env.example leaves optional ones.
+EMPTY_IS_A_VALUE = {"livekit_agent_name"}
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names the variable and an example."""
+
+
+class Settings(BaseSettings):
+    """Every variable the stack reads. Field names are the variables, lower-cased."""
+
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False)
+
+    # --- livekit-server (the dev keys match livekit.yaml) ---
+    livekit_url: str = Field("ws://localhost:7880", examples=["ws://localhost:7880"])
+    livekit_api_key: str = Field("devkey", examples=["devkey"])
+    livekit_api_secret: str = Field("secret", examples=["secret"], repr=False)
+    # --- the agent ---
+    livekit_agent_name: str = Field(DEFAULT_AGENT_NAME, examples=[DEFAULT_AGENT_NAME])
+    agent_http_host: str = Field("127.0.0.1", examples=["127.0.0.1"])
+    agent_http_port: int = Field(8081, ge=1, le=65535, examples=[8081])
+    agent_health_url: str | None = Field(None, examples=["http://127.0.0.1:8081"])
+    agent_job_executor: Literal["process", "thread"] = Field("process", examples=["process"])
+    agent_idle_processes: int = Field(1, ge=0, le=64, examples=[1])
+    agent_load_threshold: float | None = Field(None, gt=0, le=1, examples=[0.7])
+    agent_mode: Literal["loopback", "openai", "auto"] = Field("loopback", examples=["loopback"])
+    # --- OpenAI voice pipeline (AGENT_MODE=openai) ---
+    openai_api_key: str | None = Field(None, examples=["sk-..."], repr=False)
+    openai_base_url: str | None = Field(None, examples=["http://localhost:8000/v1"])
+    openai_llm_model: str = Field("gpt-4o-mini", examples=["gpt-4o-mini"])
+    openai_stt_model: str = Field("gpt-4o-mini-transcribe", examples=["gpt-4o-mini-transcribe"])
+    openai_tts_model: str = Field("gpt-4o-mini-tts", examples=["gpt-4o-mini-tts"])
+    openai_tts_voice: str = Field("ash", examples=["ash"])
+    # --- the proxy ---
+    proxy_host: str = Field("127.0.0.1", examples=["127.0.0.1"])
+    proxy_port: int = Field(9000, ge=1, le=65535, examples=[9000])
+    proxy_cors_origins: str = Field("", examples=["http://localhost:4000"])
+
+    # Set by load_settings: the env file's own values, to tell them from the shell's.
+    env_file_values: dict[str, str] = Field(default_factory=dict, exclude=True, repr=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _empty_means_default(cls, value: Any, info: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip()
+            if value == "" and info.field_name not in EMPTY_IS_A_VALUE:
+                return cls.model_fields[info.field_name].get_default(call_default_factory=True)
+        return value
+
+    @field_validator("livekit_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("ws://", "wss://", "http://", "https://")):
+            raise ValueError("must start with ws:// or wss://")
+        return value.rstrip("/")
+
+    @field_validator("agent_health_url", "openai_base_url")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/") if value else value
+
+    # --- derived: each follows what it derives from unless set explicitly ---
+
+    @property
+    def livekit_http_url(self) -> str:
+        return http_url(self.livekit_url)
+
+    @property
+    def worker_health_url(self) -> str:
+        """AGENT_HEALTH_URL, else the address the worker's health server binds to."""
+        if self.agent_health_url:
+            return self.agent_health_url
+        host = "127.0.0.1" if self.agent_http_host in ("", "0.0.0.0") else self.agent_http_host
+        return f"http://{host}:{self.agent_http_port}"
+
+    @property
+    def cors_origins(self) -> tuple[str, ...]:
+        return tuple(o.strip() for o in self.proxy_cors_origins.split(",") if o.strip())
+
+    @property
+    def mode(self) -> Mode:
+        return self.mode_and_reason()[0]
+
+    def mode_and_reason(self) -> tuple[Mode, str]:
+        """Which media mode the agent runs, and why: offline unless OpenAI is asked for on
+        purpose (AGENT_MODE=openai, or `auto` with a key in the env file, not the shell)."""
+        if self.agent_mode == "openai":
+            return "openai", "AGENT_MODE=openai"
+        if self.agent_mode == "auto":
+            if self.env_file_values.get("OPENAI_API_KEY"):
+                return "openai", "AGENT_MODE=auto and OPENAI_API_KEY is set in the env file"
+            return "loopback", "AGENT_MODE=auto and the env file sets no OPENAI_API_KEY"
+        why = "AGENT_MODE=loopback (the default: offline, no API key needed)"
+        if self.openai_api_key:
+            why += "; OPENAI_API_KEY is set but unused, set AGENT_MODE=openai to use it"
+        return "loopback", why
+
+    def require_openai(self) -> None:
+        """OpenAI mode needs a key, unless OPENAI_BASE_URL names a local compatible server."""
+        if self.mode == "openai" and not (self.openai_api_key or self.openai_base_url):
+            raise SettingsError(
+                "AGENT_MODE=openai needs OPENAI_API_KEY (example: OPENAI_API_KEY=sk-...), or "
+                "OPENAI_BASE_URL for a local OpenAI-compatible server "
+                "(example: OPENAI_BASE_URL=http://localhost:8000/v1)"
+            )
+
+
+def http_url(ws_url: str) -> str:
+    """The server's HTTP origin for a ws:// or wss:// URL (LiveKit serves both on one port)."""
+    for ws, http in (("wss://", "https://"), ("ws://", "http://")):
+        if ws_url.startswith(ws):
+            return http + ws_url[len(ws) :].rstrip("/")
+    return ws_url.rstrip("/")
+
+
+def env_file() -> str | None:
+    """`.env`, or DEVSTACK_ENV_FILE (empty: none; the tests use that so a developer's .env
+    never changes what they see)."""
+    path = os.environ.get("DEVSTACK_ENV_FILE", ".env")
+    return path or None
+
+
+def _explain(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    field = str(first["loc"][0]) if first["loc"] else "?"
+    var = field.upper()
+    info = Settings.model_fields.get(field)
+    example = info.examples[0] if info and info.examples else "..."
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return f"{var}={first.get('input')!r}: {message} (example: {var}={example})"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the environment and the env file once, validate, and fail with one line."""
+    path = env_file()
+    file_values = {k.upper(): v or "" for k, v in (dotenv_values(path) if path else {}).items()}
+    try:
+        settings = Settings(_env_file=path, **overrides)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        raise SettingsError(_explain(exc)) from None
+    settings.env_file_values = file_values
+    return settings

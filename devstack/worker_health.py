@@ -1,0 +1,50 @@
+"""What an agent worker's own health server says. No LiveKit API lists workers, so this
+is the only place to learn whether a worker runs and under which agent name."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+import httpx
+
+
+@dataclass
+class WorkerStatus:
+    url: str
+    reachable: bool
+    healthy: bool = False
+    agent_name: str | None = None
+    active_jobs: int = 0
+    load: float = 0.0
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+async def fetch_worker_status(url: str, timeout: float = 2.0) -> WorkerStatus:
+    """GET / (200 OK, or 503 when it failed to connect to livekit) and GET /worker."""
+    base = url.rstrip("/")
+    try:
+        async with httpx.AsyncClient(timeout=timeout) as client:
+            health = await client.get(base + "/")
+            info = await client.get(base + "/worker")
+    except httpx.HTTPError as exc:
+        return WorkerStatus(url=url, reachable=False, detail=f"{type(exc).__name__}: {exc}")
+    status = WorkerStatus(
+        url=url,
+        reachable=True,
+        healthy=health.status_code == 200,
+        detail=health.text.strip()[:200],
+    )
+    try:
+        body = info.json()
+    except json.JSONDecodeError:
+        status.detail = f"{base}/worker did not answer JSON: is this a livekit-agents worker?"
+        return status
+    # Protobuf JSON leaves out default values: a missing agent_name is an unnamed worker.
+    status.agent_name = body.get("agent_name", "")
+    status.active_jobs = int(body.get("active_jobs", 0))
+    status.load = float(body.get("worker_load", 0.0))
+    return status

@@ -1,0 +1,156 @@
+"""The check lines of a diagnosis: one per topic, with what was seen. A topic fails when
+a blocking rule of its own applies (rules.py), and then shows that rule's fix."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from doctor.rules import Facts, Rule, name_of
+
+Status = Literal["pass", "fail", "unknown"]
+
+
+@dataclass
+class Check:
+    key: str
+    title: str
+    status: Status
+    evidence: str
+    fix: str = ""
+
+
+def count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _server(f: Facts) -> tuple[str, Status] | None:
+    s = f.ev.server
+    if not s.reachable:
+        return f"{s.url} does not answer ({s.detail})", "fail"
+    return f"{s.url} answers", "pass"
+
+
+def _keys(f: Facts) -> tuple[str, Status] | None:
+    s = f.ev.server
+    if not s.reachable:
+        return None
+    if s.auth == "ok":
+        return f"accepted ({count(s.num_rooms or 0, 'room')} open)", "pass"
+    return s.detail, "fail"
+
+
+def _worker(f: Facts) -> tuple[str, Status] | None:
+    w = f.ev.worker
+    if not w.reachable:
+        return f"nothing answers at {w.url} ({w.detail})", "fail"
+    if not w.healthy:
+        return f"{w.url} says unhealthy: {w.detail}", "fail"
+    jobs = count(w.active_jobs, "active job")
+    return (
+        f"{w.url} healthy, registered name {name_of(w.agent_name)}, {jobs}, load {w.load:.2f}",
+        "pass",
+    )
+
+
+def _names(f: Facts) -> tuple[str, Status] | None:
+    want, have = f.ev.agent_name, f.ev.worker.agent_name
+    if not f.ev.worker.reachable or want is None:
+        return None
+    if want != have:
+        return f"requested {name_of(want)}, worker registered as {name_of(have)}", "fail"
+    return f"requested {name_of(want)} = worker's {name_of(have)}", "pass"
+
+
+def _token_names(f: Facts) -> tuple[str, Status] | None:
+    t, w = f.ev.token, f.ev.worker
+    if not (t and t.agent_names and w.reachable) or w.agent_name in t.agent_names:
+        return None
+    names = ", ".join(name_of(n) for n in t.agent_names)
+    return f"the token dispatches {names}, the worker is {name_of(w.agent_name)}", "fail"
+
+
+def _token(f: Facts) -> tuple[str, Status] | None:
+    t = f.ev.token
+    if t is None:
+        return None
+    if not t.valid_format:
+        return t.error, "fail"
+    facts = [f"identity {t.identity!r}", f"room {t.room!r}", f"agents {t.agent_names or 'none'}"]
+    if t.expires_in is not None:
+        facts.append(
+            f"expired {-t.expires_in:.0f} s ago"
+            if t.expired
+            else f"expires in {t.expires_in:.0f} s"
+        )
+    facts.append(f"signature {t.signature}")
+    if not t.room_join:
+        facts.append("no roomJoin grant")
+    return ", ".join(facts), "fail" if not t.room_join else "pass"
+
+
+def _room(f: Facts) -> tuple[str, Status] | None:
+    r = f.ev.room
+    if r is None:
+        return None
+    if not r.exists:
+        return f"room {r.name!r} does not exist now", "unknown"
+    people = [p for p in r.participants if p["kind"] != "AGENT"]
+    return (
+        f"{r.name!r} exists for {f.room_age}: {count(len(people), 'participant')}, "
+        f"{count(len(f.agents), 'agent')} named {name_of(f.ev.agent_name)}",
+        # A young dispatch with no agent yet is on its way: not a failure, not a pass.
+        "pass" if f.agents else "unknown" if f.mine and not f.untaken else "fail",
+    )
+
+
+def _dispatches(f: Facts) -> tuple[str, Status] | None:
+    if not f.room_exists:
+        return None
+    listing = ", ".join(
+        f"{d.dispatch_id} ({count(d.jobs, 'job')}, {d.age_seconds:.0f} s old)" for d in f.mine
+    )
+    return f"for {name_of(f.ev.agent_name)}: {listing or 'none'}", "pass"
+
+
+def _probe(f: Facts) -> tuple[str, Status] | None:
+    p = f.ev.probe
+    if p is None:
+        return None
+    if p.joined:
+        return (
+            f"agent {name_of(f.ev.agent_name)} joined throw-away room {p.room} in {p.latency_ms:.0f} ms",
+            "pass",
+        )
+    return f"dispatched {name_of(f.ev.agent_name)} into {p.room}: {p.detail}", "fail"
+
+
+TOPICS: list[tuple[str, str, Callable[[Facts], tuple[str, Status] | None]]] = [
+    ("server", "server", _server),
+    ("keys", "API keys", _keys),
+    ("worker", "worker", _worker),
+    ("names", "agent name", _names),
+    ("token_names", "token's agents", _token_names),
+    ("token", "token", _token),
+    ("room", "room", _room),
+    ("dispatches", "dispatches", _dispatches),
+    ("probe", "live probe", _probe),
+]
+TOKEN_NAMES_FIX = "Mint the token with the worker's agent name."
+
+
+def run_checks(facts: Facts, rules: list[Rule]) -> list[Check]:
+    """One line per topic that has something to say; `rules` are the rules that apply."""
+    checks = []
+    for key, title, describe in TOPICS:
+        seen = describe(facts)
+        if seen is None:
+            continue
+        evidence, status = seen
+        failing = next((r for r in rules if r.blocking and r.check == key), None)
+        fix = failing.fix if failing else (TOKEN_NAMES_FIX if key == "token_names" else "")
+        if failing:
+            status = "fail"
+        checks.append(Check(key, title, status, evidence, fix if status != "pass" else ""))
+    return checks

@@ -1,0 +1,192 @@
+"""Collect the facts a diagnosis rests on: the server and its view of our keys, the
+worker's own health server, the token, the room, and (on request) a live probe. Facts
+serialize to JSON and back, so the rule table is tested over recorded facts."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import httpx
+from livekit import api
+
+from devstack.livekit import api_client
+from devstack.rooms import agent_name_of, dispatch_age, find_room, room_state
+from devstack.settings import http_url
+from devstack.tokens import admin_token
+from devstack.worker_health import WorkerStatus, fetch_worker_status
+from doctor.probe import ProbeFacts, run_probe
+from doctor.token_report import TokenReport, analyze_token
+
+
+@dataclass
+class Target:
+    """What to diagnose, and with which credentials."""
+
+    url: str
+    api_key: str
+    api_secret: str = field(repr=False)
+    worker_url: str
+    agent_name: str | None = None
+    room: str | None = None
+    token: str | None = None
+    probe: bool = False
+    probe_timeout: float = 10.0
+
+
+@dataclass
+class ServerFacts:
+    url: str
+    reachable: bool = False
+    auth: str = "unknown"  # "ok" | "bad_key" | "bad_secret" | "refused" | "unknown"
+    detail: str = ""
+    num_rooms: int | None = None
+
+
+@dataclass
+class DispatchFacts:
+    dispatch_id: str
+    agent_name: str
+    jobs: int
+    age_seconds: float
+
+
+@dataclass
+class RoomFacts:
+    name: str
+    exists: bool
+    age_seconds: float | None = None
+    empty_timeout: int = 0
+    departure_timeout: int = 0
+    participants: list[dict[str, Any]] = field(default_factory=list)  # identity, kind, agent_name
+    dispatches: list[DispatchFacts] = field(default_factory=list)
+
+
+@dataclass
+class Evidence:
+    target_url: str
+    agent_name: str | None
+    server: ServerFacts
+    worker: WorkerStatus
+    token: TokenReport | None = None
+    room: RoomFacts | None = None
+    probe: ProbeFacts | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "url": self.target_url,
+            "agent_name": self.agent_name,
+            "server": asdict(self.server),
+            "worker": self.worker.to_dict(),
+            "token": self.token.to_dict() if self.token else None,
+            "room": asdict(self.room) if self.room else None,
+            "probe": asdict(self.probe) if self.probe else None,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Evidence:
+        """The inverse of to_dict: a recorded diagnosis's evidence, to judge it again."""
+        token = d.get("token")
+        room = d.get("room")
+        return cls(
+            target_url=d["url"],
+            agent_name=d.get("agent_name"),
+            server=ServerFacts(**d["server"]),
+            worker=WorkerStatus(**d["worker"]),
+            token=TokenReport(**{k: v for k, v in token.items() if k != "expired"})
+            if token
+            else None,
+            room=RoomFacts(
+                **{**room, "dispatches": [DispatchFacts(**x) for x in room["dispatches"]]}
+            )
+            if room
+            else None,
+            probe=ProbeFacts(**d["probe"]) if d.get("probe") else None,
+        )
+
+
+async def server_facts(target: Target) -> ServerFacts:
+    """Reachability, then one authenticated call. The raw HTTP answer (not the SDK's)
+    keeps the server's own words, which tell a wrong key from a wrong secret."""
+    facts = ServerFacts(url=target.url)
+    token = admin_token(target.api_key, target.api_secret)
+    try:
+        async with httpx.AsyncClient(timeout=5) as http:
+            resp = await http.post(
+                f"{http_url(target.url)}/twirp/livekit.RoomService/ListRooms",
+                json={},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+    except httpx.HTTPError as exc:
+        facts.detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        return facts
+    facts.reachable = True
+    text = resp.text.replace(token, "<token>")[:300]
+    if resp.status_code == 200:
+        facts.auth = "ok"
+        facts.num_rooms = len(resp.json().get("rooms", []))
+    elif resp.status_code == 401 and "invalid API key" in text:
+        facts.auth, facts.detail = "bad_key", f"the server does not know API key {target.api_key!r}"
+    elif resp.status_code == 401 and "invalid token" in text:
+        facts.auth, facts.detail = (
+            "bad_secret",
+            f"API key {target.api_key!r} is known, but the secret does not match it",
+        )
+    else:
+        facts.auth, facts.detail = "refused", f"HTTP {resp.status_code}: {text.strip()}"
+    return facts
+
+
+async def room_facts(lk: api.LiveKitAPI, room: str) -> RoomFacts:
+    info = await find_room(lk, room)
+    if info is None:
+        return RoomFacts(name=room, exists=False)
+    participants, dispatches = await room_state(lk, room)
+    now_ns = time.time_ns()
+    return RoomFacts(
+        name=room,
+        exists=True,
+        age_seconds=round(time.time() - info.creation_time, 1) if info.creation_time else None,
+        empty_timeout=info.empty_timeout,
+        departure_timeout=info.departure_timeout,
+        participants=[
+            {
+                "identity": p.identity,
+                "kind": api.ParticipantInfo.Kind.Name(p.kind),
+                "agent_name": agent_name_of(p),
+            }
+            for p in participants
+        ],
+        dispatches=[
+            DispatchFacts(
+                dispatch_id=d.id,
+                agent_name=d.agent_name,
+                jobs=len(d.state.jobs),
+                age_seconds=round(dispatch_age(d, now_ns), 1),
+            )
+            for d in dispatches
+        ],
+    )
+
+
+async def gather(target: Target) -> Evidence:
+    """Everything the rules need; each part degrades to 'unknown' instead of failing."""
+    server, worker = await asyncio.gather(
+        server_facts(target), fetch_worker_status(target.worker_url)
+    )
+    token = analyze_token(target.token, target.api_secret) if target.token else None
+    agent_name = target.agent_name
+    if agent_name is None and token and token.agent_names:
+        agent_name = token.agent_names[0]
+    room_name = target.room or (token.room if token else None) or None
+    evidence = Evidence(target.url, agent_name, server, worker, token)
+    if server.auth != "ok":
+        return evidence
+    async with api_client(target.url, target.api_key, target.api_secret) as lk:
+        if room_name:
+            evidence.room = await room_facts(lk, room_name)
+        if target.probe and agent_name:
+            evidence.probe = await run_probe(lk, agent_name, target.probe_timeout)
+    return evidence

@@ -1,0 +1,182 @@
+"""Why did the agent not join? One ordered table of rules over the facts.
+
+Each rule names a cause, the check line it marks failed, whether it blocks the agent, when
+it applies, the one-sentence verdict and the fix. The first rule that applies is the
+verdict (the most fundamental cause wins); every blocking rule that applies marks its
+check failed, so the check lines and the verdict cannot disagree."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+
+from devstack.rooms import UNTAKEN_AFTER_SECONDS
+from doctor.evidence import DispatchFacts, Evidence
+
+
+def name_of(name: str | None) -> str:
+    return f"`{name}`" if name else "unnamed"
+
+
+@dataclass
+class Facts:
+    """Evidence plus what the rules keep asking of it."""
+
+    ev: Evidence
+    load_threshold: float | None = None
+
+    @cached_property
+    def room_exists(self) -> bool:
+        return bool(self.ev.room and self.ev.room.exists)
+
+    @cached_property
+    def agents(self) -> list[str]:
+        """Agents of the requested name in the room now."""
+        if not self.room_exists:
+            return []
+        want = self.ev.agent_name or ""
+        return [
+            p["identity"]
+            for p in self.ev.room.participants  # type: ignore[union-attr]
+            if p["kind"] == "AGENT" and p["agent_name"] == want
+        ]
+
+    @cached_property
+    def mine(self) -> list[DispatchFacts]:
+        """Dispatches of the requested name in the room."""
+        if not self.room_exists:
+            return []
+        want = self.ev.agent_name or ""
+        return [d for d in self.ev.room.dispatches if d.agent_name == want]  # type: ignore[union-attr]
+
+    @cached_property
+    def untaken(self) -> list[DispatchFacts]:
+        return [d for d in self.mine if d.jobs == 0 and d.age_seconds >= UNTAKEN_AFTER_SECONDS]
+
+    @property
+    def all_untaken(self) -> bool:
+        return bool(self.mine) and len(self.untaken) == len(self.mine)
+
+    @property
+    def worker_up(self) -> bool:
+        return self.ev.worker.reachable and self.ev.worker.healthy
+
+    @property
+    def room_age(self) -> str:
+        age = self.ev.room.age_seconds if self.ev.room else None
+        return f"{age:.0f} s" if age is not None else "a while"
+
+
+@dataclass(frozen=True)
+class Rule:
+    cause: str
+    check: str  # the check line it fails (see checks.py)
+    blocking: bool
+    when: Callable[[Facts], bool]
+    say: Callable[[Facts], str]
+    fix: str = ""
+
+
+def _room(f: Facts) -> str:
+    return f"`{f.ev.room.name}`" if f.ev.room else "?"
+
+
+DISPATCH_ONCE = "Dispatch once per room: every CreateDispatch starts another agent (POST /api/dispatch-agent dedupes)."
+RULES: list[Rule] = [
+    Rule("server_unreachable", "server", True,
+         lambda f: not f.ev.server.reachable,
+         lambda f: f"livekit-server at {f.ev.server.url} is not reachable ({f.ev.server.detail}); start it or fix LIVEKIT_URL",
+         "Start livekit-server (`make dev`) or fix LIVEKIT_URL."),
+    Rule("bad_api_key", "keys", True,
+         lambda f: f.ev.server.auth == "bad_key",
+         lambda f: f"{f.ev.server.detail} at {f.ev.server.url}; the key in use is not in its `keys`",
+         "Use the key/secret pair the server is configured with (livekit.yaml `keys`)."),
+    Rule("bad_api_secret", "keys", True,
+         lambda f: f.ev.server.auth == "bad_secret",
+         lambda f: f"{f.ev.server.detail} at {f.ev.server.url}; fix LIVEKIT_API_SECRET",
+         "Use the key/secret pair the server is configured with (livekit.yaml `keys`)."),
+    Rule("server_refused", "keys", True,
+         lambda f: f.ev.server.auth != "ok",
+         lambda f: f"{f.ev.server.url} refused the API call: {f.ev.server.detail}",
+         "See the livekit-server log for this request."),
+    Rule("token_invalid", "token", True,
+         lambda f: bool(f.ev.token and not f.ev.token.valid_format),
+         lambda f: f"the token is {f.ev.token.error}",  # type: ignore[union-attr]
+         "Pass the JWT your app gives the client (three base64url parts)."),
+    Rule("token_expired", "token", True,
+         lambda f: bool(f.ev.token and f.ev.token.expired),
+         lambda f: f"the token expired {-(f.ev.token.expires_in or 0):.0f} s ago; the client cannot join with it",  # type: ignore[union-attr]
+         "Mint a fresh token."),
+    Rule("token_bad_signature", "token", True,
+         lambda f: bool(f.ev.token and f.ev.token.signature == "invalid"),
+         lambda f: "the token's signature does not match the server's secret; the client cannot join with it",
+         "Sign it with the server's secret."),
+    Rule("duplicate_agents", "dispatches", True,
+         lambda f: len(f.agents) > 1,
+         lambda f: f"{len(f.agents)} agents named {name_of(f.ev.agent_name)} are in room {_room(f)} from {len(f.mine)} dispatches: every CreateDispatch launches another agent; dispatch once (POST /api/dispatch-agent dedupes)",
+         DISPATCH_ONCE),
+    Rule("agent_present", "room", False,
+         lambda f: bool(f.agents),
+         lambda f: f"agent {name_of(f.ev.agent_name)} is in room {_room(f)} as {f.agents[0]}: nothing blocks it"),
+    Rule("worker_down", "worker", True,
+         lambda f: not f.ev.worker.reachable,
+         lambda f: f"no agent worker answers at {f.ev.worker.url}: nothing can take a dispatch for {name_of(f.ev.agent_name)}; start the worker",
+         "Start the worker (`make dev`, or `python -m agent`), or point --worker-url / AGENT_HEALTH_URL at its health port."),
+    Rule("worker_unhealthy", "worker", True,
+         lambda f: not f.ev.worker.healthy,
+         lambda f: f"the worker at {f.ev.worker.url} is unhealthy ({f.ev.worker.detail}): it could not connect to livekit-server; check its URL and keys",
+         "Its LIVEKIT_URL/KEY/SECRET are probably wrong; see the worker log."),
+    Rule("worker_unnamed", "names", True,
+         lambda f: f.worker_up and bool(f.ev.agent_name) and not f.ev.worker.agent_name,
+         lambda f: f"the worker at {f.ev.worker.url} is unnamed, so it only takes automatic dispatch; a dispatch for {name_of(f.ev.agent_name)} never reaches it; set LIVEKIT_AGENT_NAME={f.ev.agent_name} on the worker",
+         "Give the worker the name you dispatch (LIVEKIT_AGENT_NAME), or dispatch nothing and let it join every new room."),
+    Rule("name_mismatch", "names", True,
+         lambda f: f.worker_up and f.ev.agent_name is not None and f.ev.worker.agent_name != f.ev.agent_name,
+         lambda f: f"you dispatch {name_of(f.ev.agent_name)} but the worker at {f.ev.worker.url} is registered as {name_of(f.ev.worker.agent_name)}: the server accepts the dispatch and no worker takes it; use one name",
+         "Use one LIVEKIT_AGENT_NAME for the worker and for whoever dispatches (one .env)."),
+    Rule("worker_full", "worker", True,
+         lambda f: f.worker_up and f.load_threshold is not None and f.ev.worker.load >= f.load_threshold,
+         lambda f: f"the worker at {f.ev.worker.url} reports load {f.ev.worker.load:.2f} ≥ {f.load_threshold}: it marks itself full and takes no job",
+         "The worker refuses new jobs at this load: add workers or raise AGENT_LOAD_THRESHOLD."),
+    Rule("worker_not_registered", "probe", True,
+         lambda f: bool(f.ev.probe and not f.ev.probe.joined),
+         lambda f: f"a probe dispatch of {name_of(f.ev.agent_name)} got no agent although the worker at {f.ev.worker.url} answers as {name_of(f.ev.worker.agent_name)}: it is not registered with {f.ev.server.url} (another server, or another key/secret; see its log for 401)",
+         "No worker of that name takes jobs on this server: check the worker's LIVEKIT_URL, key and secret, and its log."),
+    Rule("token_ignored_room_existed", "dispatches", True,
+         lambda f: not f.agents and f.room_exists and bool(f.ev.token) and f.ev.agent_name in f.ev.token.agent_names and not f.mine,  # type: ignore[union-attr]
+         lambda f: f"agent name in token {name_of(f.ev.agent_name)} matches the worker, but room {_room(f)} already existed for {f.room_age}, so the token's agent dispatch was ignored; use a fresh room name or dispatch explicitly (the room closes {f.ev.room.departure_timeout} s after its last participant leaves, or after {f.ev.room.empty_timeout} s empty)",  # type: ignore[union-attr]
+         "Use a fresh room name, or dispatch explicitly (POST /api/dispatch-agent)."),
+    Rule("dispatch_before_worker", "dispatches", True,
+         lambda f: not f.agents and f.all_untaken and bool(f.ev.probe and f.ev.probe.joined),
+         lambda f: f"dispatch {f.untaken[-1].dispatch_id} has 0 jobs, yet the worker takes new dispatches (probe joined in {f.ev.probe.latency_ms:.0f} ms): it was created before the worker registered (or while it was full) and the server never retries it; dispatch again",  # type: ignore[union-attr]
+         "Dispatch again once a worker of that name is registered: the server never retries a dispatch."),
+    Rule("dispatch_not_taken", "dispatches", True,
+         lambda f: not f.agents and f.all_untaken,
+         lambda f: f"dispatch {f.untaken[-1].dispatch_id} has 0 jobs after {f.untaken[-1].age_seconds:.0f} s: no worker named {name_of(f.ev.agent_name)} took it on {f.ev.server.url}; either it registered after the dispatch (never retried) or it is registered elsewhere; run with --probe to tell",
+         "Dispatch again once a worker of that name is registered: the server never retries a dispatch."),
+    Rule("agent_left", "dispatches", True,
+         lambda f: not f.agents and bool(f.mine) and all(d.jobs for d in f.mine),
+         lambda f: f"dispatch {f.mine[-1].dispatch_id} has a job but no agent {name_of(f.ev.agent_name)} is in room {_room(f)}: it joined and left, or its job failed; see the worker log and dispatch again",
+         "Dispatch again (POST /api/dispatch-agent replaces a dispatch whose agent left)."),
+    Rule("not_dispatched", "dispatches", True,
+         lambda f: not f.agents and f.room_exists and not f.mine,
+         lambda f: f"no dispatch for {name_of(f.ev.agent_name)} in room {_room(f)}: a named worker is never dispatched automatically; call POST /api/dispatch-agent or put the agent in the token's room config",
+         "Dispatch it: POST /api/dispatch-agent, or a token whose RoomConfiguration creates the room."),
+    Rule("dispatch_pending", "dispatches", False,
+         lambda f: f.room_exists,
+         lambda f: f"dispatch {f.mine[-1].dispatch_id} for {name_of(f.ev.agent_name)} is {f.mine[-1].age_seconds:.0f} s old and its agent is not in the room yet"),
+    Rule("no_room", "room", False,
+         lambda f: bool(f.ev.room),
+         lambda f: f"room {_room(f)} does not exist: nobody is in it and no dispatch created it; the worker and names check out"),
+    Rule("ok", "server", False,
+         lambda f: True,
+         lambda f: f"server, keys, worker and agent name {name_of(f.ev.agent_name)} check out"
+         + (f", and a probe agent joined in {f.ev.probe.latency_ms:.0f} ms" if f.ev.probe and f.ev.probe.joined else "")),
+]  # fmt: skip
+CAUSES = [r.cause for r in RULES]
+
+
+def applying(facts: Facts) -> list[Rule]:
+    """Every rule that applies, in table order."""
+    return [r for r in RULES if r.when(facts)]

@@ -1,0 +1,76 @@
+"""GET /api/health, POST /api/diagnose, GET /api/config: is everything up, and why did
+the agent not join (the same engine as `devstack doctor`)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import aiohttp
+from fastapi import APIRouter
+from livekit import api
+
+from devstack.rooms import AGENT_WAIT_SECONDS
+from devstack.worker_health import fetch_worker_status
+from doctor.diagnose import diagnose
+from doctor.evidence import Target, gather
+from proxy.deps import LiveKit, SettingsDep
+from proxy.errors import livekit_refused
+from proxy.models import DiagnoseRequest
+
+logger = logging.getLogger("devstack.proxy")
+router = APIRouter(prefix="/api", tags=["status"])
+
+
+@router.get("/health")
+async def health(lk: LiveKit, settings: SettingsDep) -> dict[str, Any]:
+    """Is livekit-server up with our keys, is a worker up, and do the agent names match?"""
+    server: dict[str, Any] = {
+        "url": settings.livekit_url,
+        "reachable": False,
+        "keys_accepted": False,
+    }
+    try:
+        rooms = await lk.room.list_rooms(api.ListRoomsRequest())
+        server.update(reachable=True, keys_accepted=True, num_rooms=len(rooms.rooms))
+    except api.TwirpError as exc:
+        server.update(reachable=True, detail=livekit_refused(settings.livekit_url, exc).detail)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        server["detail"] = f"{type(exc).__name__}: {exc}"
+    worker = await fetch_worker_status(settings.worker_health_url)
+    expected = settings.livekit_agent_name
+    return {
+        "livekit": server,
+        "worker": worker.to_dict(),
+        "expected_agent_name": expected,
+        "names_match": worker.agent_name == expected if worker.reachable else None,
+    }
+
+
+@router.post("/diagnose")
+async def diagnose_room(body: DiagnoseRequest, settings: SettingsDep) -> dict[str, Any]:
+    """Why did the agent not join? Checks with evidence and a one-sentence verdict
+    (the same engine as `devstack doctor`)."""
+    target = Target(
+        url=settings.livekit_url,
+        api_key=settings.livekit_api_key,
+        api_secret=settings.livekit_api_secret,
+        worker_url=settings.worker_health_url,
+        agent_name=settings.livekit_agent_name if body.agent_name is None else body.agent_name,
+        room=body.room,
+        token=body.token,
+        probe=body.probe,
+    )
+    result = diagnose(await gather(target), settings.agent_load_threshold)
+    logger.info("diagnosis: room=%s cause=%s: %s", body.room or "-", result.cause, result.verdict)
+    return result.to_dict()
+
+
+@router.get("/config")
+async def page_config(settings: SettingsDep) -> dict[str, Any]:
+    """What the debug page needs to start: the server URL and the expected agent name."""
+    return {
+        "server_url": settings.livekit_url,
+        "agent_name": settings.livekit_agent_name,
+        "agent_wait_timeout": AGENT_WAIT_SECONDS,
+    }

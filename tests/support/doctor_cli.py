@@ -1,0 +1,42 @@
+"""Run `devstack doctor` as a user would, and (with DEVSTACK_RECORD_FACTS=dir) keep the
+evidence of each verdict, which is how tests/doctor/facts/ was recorded."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from devstack.local_server import LiveKitServer
+from devstack.processes import ROOT
+
+
+def doctor(server: LiveKitServer, *args: str, human: bool = False) -> tuple[int, Any]:
+    """`devstack doctor` against `server`; returns (exit code, parsed JSON or text)."""
+    cmd = [
+        sys.executable, "-m", "doctor.cli", "doctor",
+        "--url", server.url, "--api-key", server.api_key, "--api-secret", server.api_secret,
+        *args,
+    ]  # fmt: skip
+    if not human:
+        cmd.append("--json")
+    env = {**os.environ, "DEVSTACK_ENV_FILE": ""}
+    done = subprocess.run(
+        cmd, cwd=ROOT, capture_output=True, text=True, timeout=90, check=False, env=env
+    )
+    assert "Traceback" not in done.stderr, done.stderr
+    if human:
+        return done.returncode, done.stdout
+    result = json.loads(done.stdout)
+    if record := os.environ.get("DEVSTACK_RECORD_FACTS"):
+        Path(record).mkdir(parents=True, exist_ok=True)
+        facts = {"load_threshold": _flag(args, "--load-threshold"), "evidence": result["evidence"]}
+        (Path(record) / f"{result['cause']}.json").write_text(json.dumps(facts, indent=2) + "\n")
+    return done.returncode, result
+
+
+def _flag(args: tuple[str, ...], name: str) -> float | None:
+    return float(args[args.index(name) + 1]) if name in args else None
