@@ -14,7 +14,8 @@ from livekit import api
 from devstack.local_server import LiveKitServer
 from devstack.processes import AgentWorker, Proxy
 from devstack.tokens import mint_token
-from devstack.waiting import wait_until_async
+from devstack.waiting import wait_until, wait_until_async
+from doctor.probe import run_probe
 from tests.support.clients import connected, plain_token
 from tests.support.doctor_cli import doctor
 
@@ -152,3 +153,25 @@ async def test_doctor_agent_that_left(
         )  # fmt: skip
     assert code == 1
     assert d["cause"] == "agent_left" and "joined and left" in d["verdict"]
+
+
+async def test_probe_ends_the_agents_job_cleanly(
+    livekit_server: LiveKitServer, named_worker: AgentWorker
+) -> None:
+    """The probe closes its room only once the agent has started: the job ends with
+    'room disconnected', and no traceback lands in the worker's log."""
+    first_line = len(named_worker.lines)
+    async with livekit_server.client() as lk:
+        probe = await run_probe(lk, named_worker.agent_name, timeout=20)
+    assert probe.joined
+
+    def job_ended() -> bool:
+        return any(
+            "process exiting" in line and probe.room in line
+            for line in named_worker.lines[first_line:]
+        )
+
+    wait_until(job_ended, timeout=20, what="the probe job to end")
+    since = "\n".join(named_worker.lines[first_line:])
+    for crash in ("Traceback", "StreamError", "PublishTrackError"):
+        assert crash not in since, since[-3000:]
