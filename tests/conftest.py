@@ -56,7 +56,7 @@ async def warm_up(server: LiveKitServer, agent_name: str) -> ProbeFacts:
 
 @pytest.fixture(scope="session")
 def named_worker(livekit_server: LiveKitServer) -> Iterator[AgentWorker]:
-    """A real `python -m agent dev` worker registered as SHARED_AGENT_NAME."""
+    """A real `python -m agent` worker registered as SHARED_AGENT_NAME."""
     worker = AgentWorker(livekit_server, SHARED_AGENT_NAME)
     try:
         worker.wait_registered()
