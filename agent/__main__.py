@@ -1,16 +1,19 @@
 """`python -m agent`: the stack's worker, through livekit-agents' current interface
 (`python -m livekit.agents start <file> --dev`), after its settings are checked and
 livekit-server answers. `--prod` runs it with production defaults instead of dev ones
-(livekit-agents then marks the worker full at load 0.7)."""
+(livekit-agents then marks the worker full at load 0.7). With AGENT_FILE set, your own
+worker file runs instead, the same way (agent/user_file.py)."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from devstack.livekit import wait_for_server
-from devstack.settings import SettingsError, load_settings
+from devstack.settings import Settings, SettingsError, load_settings
+from devstack.state import WORKERS, copy_index, process_name, write_state
 
 WORKER_FILE = Path(__file__).resolve().parent / "worker.py"
 
@@ -21,10 +24,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--log-level", default="info", help="debug, info, warning, error")
     args = parser.parse_args(argv)
     try:
-        settings = load_settings()
-        settings.require_openai()
+        settings = pool_settings(load_settings())
+        if not settings.agent_file:
+            settings.require_openai()  # only the built-in worker runs the OpenAI pipeline
     except SettingsError as exc:
         sys.exit(f"agent: {exc}")
+    if settings.agent_file:
+        run_user_file(settings.agent_file, settings, prod=args.prod, log_level=args.log_level)
+        return
     wait_for_server(settings.livekit_url)
 
     from livekit.agents.__main__ import main as livekit_agents_main
@@ -32,6 +39,42 @@ def main(argv: list[str] | None = None) -> None:
     command = ["start", str(WORKER_FILE), "--log-level", args.log_level.upper()]
     command += ["--log-format", "colored"] if args.prod else ["--dev"]
     sys.exit(livekit_agents_main(command))
+
+
+def pool_settings(settings: Settings) -> Settings:
+    """Copy N of a pool (`honcho start -c agent=N` names them agent.1, agent.2, ...) serves
+    its health on AGENT_HTTP_PORT + N - 1, and says where in DEVSTACK_STATE_DIR/workers/, so
+    the proxy and the doctor find every copy."""
+    name = process_name(f"agent-{os.getpid()}")
+    offset = copy_index(name) - 1
+    if offset:
+        # Set in the environment: the worker module and its job processes read it again.
+        os.environ["AGENT_HTTP_PORT"] = str(settings.agent_http_port + offset)
+        settings = load_settings()
+    write_state(
+        settings.state_dir,
+        WORKERS,
+        name,
+        {
+            "owner_pid": os.getpid(),
+            "health_url": settings.agent_listen_url,
+            "agent_file": settings.agent_file,
+        },
+    )
+    return settings
+
+
+def run_user_file(agent_file: str, settings: Settings, *, prod: bool, log_level: str) -> None:
+    """AGENT_FILE's worker instead of ours; any reason it cannot run is one line."""
+    # Imported here, as livekit-agents is below: a bad setting fails before that slow import.
+    from agent import user_file
+
+    try:
+        user_file.check_agent_file(agent_file)  # a wrong path fails before any wait
+        wait_for_server(settings.livekit_url)
+        user_file.run_agent_file(agent_file, settings, dev=not prod, log_level=log_level)
+    except user_file.AgentFileError as exc:
+        sys.exit(f"agent: {exc}")
 
 
 if __name__ == "__main__":

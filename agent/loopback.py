@@ -12,6 +12,8 @@ from livekit.agents import JobContext, vad
 
 from agent.state import CHAT_TOPIC, say_text, set_state
 
+# Typed in the chat, it makes the agent end its job normally (disconnect CLIENT_INITIATED).
+LEAVE_COMMAND = "/leave"
 SAMPLE_RATE = 16000  # Silero's native rate: no resampling on the way in
 logger = logging.getLogger("devstack.agent.loopback")
 
@@ -59,6 +61,12 @@ class Loopback:
     def _on_chat(self, reader: rtc.TextStreamReader, sender: str) -> None:
         async def reply() -> None:
             text = await reader.read_all()
+            if text.strip() == LEAVE_COMMAND:
+                # An agent that ends its job on purpose: the stack must not replace it.
+                await say_text(self._ctx.room, "leaving: my job ends here")
+                logger.info("%s asked the agent to leave; ending the job", sender)
+                self._ctx.shutdown(reason=f"{sender} sent {LEAVE_COMMAND}")
+                return
             await say_text(self._ctx.room, f"loopback mode: you wrote {text!r}")
 
         logger.info("chat from %s", sender)

@@ -25,6 +25,8 @@ CONFIG = ROOT / "livekit.yaml"
 API_KEY = "devkey"
 API_SECRET = "secret"
 READY_LOG = "starting LiveKit server"
+# The webhook URL livekit.yaml names: the `make dev` proxy's.
+WEBHOOK_URL = "http://127.0.0.1:9000/api/webhooks/livekit"
 Runtime = Literal["docker", "binary"]
 
 
@@ -68,6 +70,8 @@ class LiveKitServer:
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     container_id: str = ""
     log_path: Path | None = None
+    config_path: Path | None = None
+    log_follower: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
@@ -113,11 +117,21 @@ class LiveKitServer:
             subprocess.run(inspect, capture_output=True, text=True, check=True).stdout.strip()
         )
 
+    def kill(self) -> None:
+        """SIGKILL the server, as a crash would (binary mode)."""
+        assert self.process is not None, "kill() is for a binary server"
+        self.process.kill()
+        self.process.wait()
+        self.process = None
+
     def stop(self) -> None:
         """Stop the server and wait until it is gone."""
         if self.container is not None:
             self.container.stop()  # type: ignore[attr-defined]
             self.container = None
+        if self.log_follower is not None:
+            self.log_follower.wait(timeout=15)
+            self.log_follower = None
         if self.process is not None:
             self.process.terminate()
             try:
@@ -128,14 +142,37 @@ class LiveKitServer:
             self.process = None
 
 
-def start_livekit_server(runtime: Runtime, *, timeout: float = 60) -> LiveKitServer:
-    """Start livekit-server with the project's livekit.yaml and wait until it answers."""
-    server = LiveKitServer(
-        runtime=runtime,
-        port=free_port(),
-        tcp_port=free_port(),
-        udp_port=free_port(socket.SOCK_DGRAM),
-    )
+def render_config(webhook_url: str | None) -> str:
+    """livekit.yaml with its webhook pointed at `webhook_url`, or without a webhook: a test
+    server must never post its events to a `make dev` proxy on the default port."""
+    text = CONFIG.read_text()
+    if webhook_url:
+        return text.replace(WEBHOOK_URL, webhook_url)
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("webhook:"))
+    end = next(i for i, line in enumerate(lines) if WEBHOOK_URL in line)
+    return "\n".join(lines[:start] + lines[end + 1 :]) + "\n"
+
+
+def start_livekit_server(
+    runtime: Runtime,
+    *,
+    timeout: float = 60,
+    state_dir: Path | None = None,
+    webhook_url: str | None = None,
+    ports: tuple[int, int, int] | None = None,
+) -> LiveKitServer:
+    """Start livekit-server with the project's livekit.yaml and wait until it answers. Its
+    log goes to `state_dir`/livekit-server.log (a temporary directory by default), where the
+    stack reads which workers registered. `ports` (http, tcp, udp) restarts a server on the
+    ports of an earlier one."""
+    http, tcp, udp = ports or (free_port(), free_port(), free_port(socket.SOCK_DGRAM))
+    server = LiveKitServer(runtime=runtime, port=http, tcp_port=tcp, udp_port=udp)
+    directory = state_dir or Path(tempfile.mkdtemp(prefix="devstack-state-"))
+    directory.mkdir(parents=True, exist_ok=True)
+    server.log_path = directory / "livekit-server.log"
+    server.config_path = directory / "livekit.yaml"
+    server.config_path.write_text(render_config(webhook_url))
     if runtime == "docker":
         _start_container(server, timeout)
     else:
@@ -162,7 +199,7 @@ def _start_container(server: LiveKitServer, timeout: float) -> None:
     image = _script("server-image")
     container = (
         DockerContainer(image)
-        .with_volume_mapping(str(CONFIG), "/etc/livekit.yaml", "ro")
+        .with_volume_mapping(str(server.config_path), "/etc/livekit.yaml", "ro")
         .with_command(["--config", "/etc/livekit.yaml", *server.args()])
         # Host networking: WebRTC media must reach 127.0.0.1 on the advertised ports.
         .with_kwargs(network_mode="host")
@@ -171,20 +208,20 @@ def _start_container(server: LiveKitServer, timeout: float) -> None:
     container.start()
     server.container = container
     server.container_id = container.get_wrapped_container().id
+    # The container's output goes to the same log file a binary server writes.
+    assert server.log_path is not None
+    with server.log_path.open("ab") as sink:
+        server.log_follower = subprocess.Popen(
+            ["docker", "logs", "--follow", server.container_id], stdout=sink, stderr=sink
+        )
 
 
 def _start_binary(server: LiveKitServer) -> None:
     binary = os.environ.get("LIVEKIT_SERVER_BIN") or _script("install-livekit-server")
-    # DEVSTACK_SERVER_LOG=path keeps the server's log where you want it; by default it goes
-    # to a temporary file, read back when the server dies.
-    chosen = os.environ.get("DEVSTACK_SERVER_LOG")
-    if chosen:
-        server.log_path = Path(chosen)
-    else:
-        fd, name = tempfile.mkstemp(prefix="livekit-server-", suffix=".log")
-        os.close(fd)
-        server.log_path = Path(name)
+    assert server.log_path is not None and server.config_path is not None
     with server.log_path.open("ab") as sink:
         server.process = subprocess.Popen(
-            [binary, "--config", str(CONFIG), *server.args()], stdout=sink, stderr=sink
+            [binary, "--config", str(server.config_path), *server.args()],
+            stdout=sink,
+            stderr=sink,
         )

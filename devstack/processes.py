@@ -5,6 +5,7 @@ start the stack through these; a wait on a process that died fails at once."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -106,19 +107,35 @@ def base_env(server: LiveKitServer, **extra: str) -> dict[str, str]:
         PYTHONUNBUFFERED="1",
         DEVSTACK_ENV_FILE="",  # never the developer's .env
     )
+    if server.log_path is not None:
+        # The server's own state directory, never the repository's .devstack of `make dev`.
+        env["DEVSTACK_STATE_DIR"] = str(server.log_path.parent)
     env.update(extra)
     return env
 
 
 class AgentWorker(Process):
-    """`python -m agent` registered under `agent_name` ("" for an unnamed worker)."""
+    """`python -m agent` registered under `agent_name` ("" for an unnamed worker); with
+    `supervised`, run by `python -m supervisor` as `make dev` runs it."""
 
-    def __init__(self, server: LiveKitServer, agent_name: str, *args: str, **env: str) -> None:
+    def __init__(
+        self,
+        server: LiveKitServer,
+        agent_name: str,
+        *args: str,
+        supervised: bool = False,
+        **env: str,
+    ) -> None:
         self.agent_name = agent_name
         self.http_port = free_port()
+        self.state_dir = server.log_path.parent if server.log_path else None
+        self.supervisor_name = f"agent-{agent_name or 'unnamed'}-{self.http_port}"
+        worker = [sys.executable, "-m", "agent", "--log-level", "info", *args]
+        if supervised:
+            worker = [sys.executable, "-m", "supervisor", self.supervisor_name, "--", *worker]
         super().__init__(
             f"agent worker {agent_name!r}",
-            [sys.executable, "-m", "agent", "--log-level", "info", *args],
+            worker,
             base_env(
                 server,
                 LIVEKIT_AGENT_NAME=agent_name,
@@ -131,18 +148,42 @@ class AgentWorker(Process):
     def health_url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}"
 
-    def wait_registered(self, timeout: float = 60) -> str:
-        """Block until the server has accepted the worker; returns the log line."""
-        return self.wait_for_line("registered as agent_name=", timeout)
+    def wait_registered(self, timeout: float = 60, times: int = 1) -> str:
+        """Block until the server has accepted the worker (`times` registrations, for a
+        worker restarted by its supervisor); returns the last such log line."""
+        marker = "registered as agent_name="
+
+        def registered() -> str | None:
+            lines = [line for line in self.lines if marker in line]
+            if len(lines) < times:
+                self.check_running()
+                return None
+            return lines[-1]
+
+        try:
+            return wait_until(registered, timeout=timeout, what=f"{self.name} to register")
+        except TimeoutError as exc:
+            raise TimeoutError(f"{exc}\n--- output ---\n{self.output[-3000:]}") from None
+
+    def supervised_pid(self) -> int:
+        """The pid of the worker a supervisor runs now (from its state file)."""
+        assert self.state_dir is not None
+        path = self.state_dir / "processes" / f"{self.supervisor_name}.json"
+        return int(json.loads(path.read_text())["pid"])
 
 
 class Proxy(Process):
     """`python -m proxy` on a free port, for the given server and expected agent name."""
 
     def __init__(
-        self, server: LiveKitServer, agent_name: str, agent_health_url: str, **env: str
+        self,
+        server: LiveKitServer,
+        agent_name: str,
+        agent_health_url: str,
+        port: int | None = None,
+        **env: str,
     ) -> None:
-        self.port = free_port()
+        self.port = port or free_port()
         environment = base_env(
             server,
             LIVEKIT_AGENT_NAME=agent_name,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from pathlib import Path
 from typing import Any, Literal
 
 from dotenv import dotenv_values
@@ -49,6 +50,8 @@ class Settings(BaseSettings):
     agent_idle_processes: int = Field(1, ge=0, le=64, examples=[1])
     agent_load_threshold: float | None = Field(None, gt=0, le=1, examples=[0.7])
     agent_mode: Literal["loopback", "openai", "auto"] = Field("loopback", examples=["loopback"])
+    # Your own worker file, run in place of agent/worker.py (see agent/user_file.py).
+    agent_file: str | None = Field(None, examples=["path/to/agent.py"])
     # --- OpenAI voice pipeline (AGENT_MODE=openai) ---
     openai_api_key: str | None = Field(None, examples=["sk-..."], repr=False)
     openai_base_url: str | None = Field(None, examples=["http://localhost:8000/v1"])
@@ -56,6 +59,14 @@ class Settings(BaseSettings):
     openai_stt_model: str = Field("gpt-4o-mini-transcribe", examples=["gpt-4o-mini-transcribe"])
     openai_tts_model: str = Field("gpt-4o-mini-tts", examples=["gpt-4o-mini-tts"])
     openai_tts_voice: str = Field("ash", examples=["ash"])
+    # --- delivery (Cloud behaviour offline) ---
+    # on: the proxy re-issues a dispatch no worker took once a worker of that name registers,
+    # and replaces an agent lost while a person is still in the room. off: raw self-hosted
+    # livekit-server behaviour (every "agent never joins" case reproduces as is).
+    agent_redispatch: Literal["on", "off"] = Field("on", examples=["on"])
+    # Where the stack keeps its runtime state: the livekit-server log (read to learn which
+    # workers are registered), the supervisor's process states.
+    devstack_state_dir: str = Field(".devstack", examples=[".devstack"])
     # --- the proxy ---
     proxy_host: str = Field("127.0.0.1", examples=["127.0.0.1"])
     proxy_port: int = Field(9000, ge=1, le=65535, examples=[9000])
@@ -94,12 +105,28 @@ class Settings(BaseSettings):
         return http_url(self.livekit_url)
 
     @property
-    def worker_health_url(self) -> str:
-        """AGENT_HEALTH_URL, else the address the worker's health server binds to."""
-        if self.agent_health_url:
-            return self.agent_health_url
+    def agent_listen_url(self) -> str:
+        """Where this worker's health server answers (AGENT_HTTP_HOST:AGENT_HTTP_PORT)."""
         host = "127.0.0.1" if self.agent_http_host in ("", "0.0.0.0") else self.agent_http_host
         return f"http://{host}:{self.agent_http_port}"
+
+    @property
+    def worker_health_url(self) -> str:
+        """AGENT_HEALTH_URL, else the address the worker's health server binds to."""
+        return self.agent_health_url or self.agent_listen_url
+
+    @property
+    def state_dir(self) -> Path:
+        return Path(self.devstack_state_dir)
+
+    @property
+    def server_log_path(self) -> Path:
+        """The livekit-server log scripts/livekit-server writes and the proxy follows."""
+        return self.state_dir / "livekit-server.log"
+
+    @property
+    def redispatch(self) -> bool:
+        return self.agent_redispatch == "on"
 
     @property
     def cors_origins(self) -> tuple[str, ...]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -22,10 +23,17 @@ def mint_token(
     agent_name: str | None = None,
     metadata: str = "",
     ttl: timedelta = timedelta(hours=1),
+    room_config: api.RoomConfiguration | None = None,
+    participant_metadata: str = "",
+    attributes: Mapping[str, str] | None = None,
 ) -> str:
-    """A join token for `room`. With `agent_name`, the token carries a RoomConfiguration
-    that dispatches that agent, the way agent-starter-react does: the server honours it
-    only when this join creates the room."""
+    """A join token for `room`. With `agent_name` (and its dispatch `metadata`), the token
+    carries a RoomConfiguration that dispatches that agent, the way agent-starter-react
+    does; `room_config` puts a whole RoomConfiguration in as given instead (LiveKit's token
+    endpoint). Either way the server honours it only when this join creates the room.
+    `participant_metadata` and `attributes` are the participant's own."""
+    if agent_name is not None and room_config is not None:
+        raise ValueError("pass agent_name or room_config, not both")
     token = (
         api.AccessToken(api_key, api_secret)
         .with_identity(identity)
@@ -41,9 +49,15 @@ def mint_token(
             )
         )
     )
+    if participant_metadata:
+        token = token.with_metadata(participant_metadata)
+    if attributes:
+        token = token.with_attributes(dict(attributes))
     if agent_name is not None:
         dispatch = api.RoomAgentDispatch(agent_name=agent_name, metadata=metadata)
-        token = token.with_room_config(api.RoomConfiguration(agents=[dispatch]))
+        room_config = api.RoomConfiguration(agents=[dispatch])
+    if room_config is not None:
+        token = token.with_room_config(room_config)
     return token.to_jwt()
 
 

@@ -56,11 +56,25 @@ def _worker(f: Facts) -> tuple[str, Status] | None:
 
 def _names(f: Facts) -> tuple[str, Status] | None:
     want, have = f.ev.agent_name, f.ev.worker.agent_name
-    if not f.ev.worker.reachable or want is None:
+    if want is None:
         return None
-    if want != have:
-        return f"requested {name_of(want)}, worker registered as {name_of(have)}", "fail"
-    return f"requested {name_of(want)} = worker's {name_of(have)}", "pass"
+    if f.ev.worker.reachable and want == have:
+        return f"requested {name_of(want)} = worker's {name_of(have)}", "pass"
+    ids = (f.ev.registered or {}).get(want or "", [])
+    if ids:
+        # A worker the stack did not start (your own agent file, one run by hand) counts.
+        return (
+            f"requested {name_of(want)}: registered by {count(len(ids), 'worker')} ({', '.join(ids)})",
+            "pass",
+        )
+    if f.known:
+        return (
+            f"requested {name_of(want)}: no worker of that name is registered; {f.suggestion}",
+            "fail",
+        )
+    if not f.ev.worker.reachable:
+        return None
+    return f"requested {name_of(want)}, worker registered as {name_of(have)}", "fail"
 
 
 def _token_names(f: Facts) -> tuple[str, Status] | None:

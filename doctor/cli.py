@@ -8,6 +8,7 @@ import argparse
 import asyncio
 import json
 import sys
+from pathlib import Path
 
 from devstack.settings import Settings, SettingsError, load_settings
 from doctor.diagnose import Diagnosis, diagnose
@@ -66,6 +67,13 @@ def doctor_parser(sub: argparse._SubParsersAction, settings: Settings) -> None: 
         default=settings.agent_load_threshold,
         help="load at which the worker counts as full (AGENT_LOAD_THRESHOLD; unset: not checked, as a dev-mode worker is never full)",
     )
+    p.add_argument(
+        "--server-log",
+        type=Path,
+        default=None,
+        help="livekit-server's log, to see which workers are registered (default: the stack's "
+        "own, DEVSTACK_STATE_DIR/livekit-server.log, when --url is LIVEKIT_URL)",
+    )
     p.add_argument("--json", action="store_true", help="print the diagnosis as JSON")
 
 
@@ -92,6 +100,9 @@ def run_doctor(args: argparse.Namespace, settings: Settings) -> int:
         token=args.token,
         probe=args.probe,
         probe_timeout=args.probe_timeout,
+        # The stack's own server log describes the stack's own server, not another URL.
+        server_log=args.server_log
+        or (settings.server_log_path if args.url == settings.livekit_url else None),
     )
     result = diagnose(asyncio.run(gather(target)), args.load_threshold)
     if args.json:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,6 +15,7 @@ from livekit import api
 
 from devstack.livekit import api_client
 from devstack.rooms import agent_name_of, dispatch_age, find_room, room_state
+from devstack.server_log import read_registry
 from devstack.settings import http_url
 from devstack.tokens import admin_token
 from devstack.worker_health import WorkerStatus, fetch_worker_status
@@ -34,6 +36,8 @@ class Target:
     token: str | None = None
     probe: bool = False
     probe_timeout: float = 10.0
+    # The server's log (the stack's own server): which workers are registered with it.
+    server_log: Path | None = None
 
 
 @dataclass
@@ -73,6 +77,9 @@ class Evidence:
     token: TokenReport | None = None
     room: RoomFacts | None = None
     probe: ProbeFacts | None = None
+    # agent name -> ids of the workers registered under it, from the server's log; None
+    # when the log is not at hand (a remote deployment).
+    registered: dict[str, list[str]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -83,6 +90,7 @@ class Evidence:
             "token": self.token.to_dict() if self.token else None,
             "room": asdict(self.room) if self.room else None,
             "probe": asdict(self.probe) if self.probe else None,
+            "registered": self.registered,
         }
 
     @classmethod
@@ -104,6 +112,7 @@ class Evidence:
             if room
             else None,
             probe=ProbeFacts(**d["probe"]) if d.get("probe") else None,
+            registered=d.get("registered"),
         )
 
 
@@ -182,6 +191,11 @@ async def gather(target: Target) -> Evidence:
         agent_name = token.agent_names[0]
     room_name = target.room or (token.room if token else None) or None
     evidence = Evidence(target.url, agent_name, server, worker, token)
+    registry = read_registry(target.server_log) if target.server_log else None
+    if registry is not None and registry.server_started_at is not None:
+        evidence.registered = {
+            name: [w.worker_id for w in registry.named(name)] for name in registry.agent_names()
+        }
     if server.auth != "ok":
         return evidence
     async with api_client(target.url, target.api_key, target.api_secret) as lk:

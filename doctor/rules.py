@@ -7,6 +7,7 @@ check failed, so the check lines and the verdict cannot disagree."""
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -61,6 +62,29 @@ class Facts:
     @property
     def worker_up(self) -> bool:
         return self.ev.worker.reachable and self.ev.worker.healthy
+
+    @property
+    def known(self) -> bool:
+        """Whether the server's log tells which workers are registered."""
+        return self.ev.registered is not None
+
+    @property
+    def taken(self) -> bool:
+        """A worker of the requested name takes jobs: registered (the server's log), or a
+        probe agent joined. Either beats what one worker's health server says."""
+        name = self.ev.agent_name or ""
+        probed = bool(self.ev.probe and self.ev.probe.joined)
+        return probed or bool(self.ev.registered and self.ev.registered.get(name))
+
+    @property
+    def suggestion(self) -> str:
+        """For a name nobody registered: what is registered, and the closest name."""
+        names = sorted(self.ev.registered or {})
+        if not names:
+            return "no worker at all is registered"
+        close = difflib.get_close_matches(self.ev.agent_name or "", names, n=1, cutoff=0.6)
+        shown = ", ".join(name_of(n) for n in names)
+        return f"registered: {shown}" + (f"; did you mean {name_of(close[0])}?" if close else "")
 
     @property
     def room_age(self) -> str:
@@ -120,21 +144,26 @@ RULES: list[Rule] = [
          lambda f: bool(f.agents),
          lambda f: f"agent {name_of(f.ev.agent_name)} is in room {_room(f)} as {f.agents[0]}: nothing blocks it"),
     Rule("worker_down", "worker", True,
-         lambda f: not f.ev.worker.reachable,
+         lambda f: not f.ev.worker.reachable and not f.taken and not f.ev.registered,
          lambda f: f"no agent worker answers at {f.ev.worker.url}: nothing can take a dispatch for {name_of(f.ev.agent_name)}; start the worker",
          "Start the worker (`make dev`, or `python -m agent`), or point --worker-url / AGENT_HEALTH_URL at its health port."),
     Rule("worker_unhealthy", "worker", True,
-         lambda f: not f.ev.worker.healthy,
+         lambda f: f.ev.worker.reachable and not f.ev.worker.healthy and not f.taken,
          lambda f: f"the worker at {f.ev.worker.url} is unhealthy ({f.ev.worker.detail}): it could not connect to livekit-server; check its URL and keys",
          "Its LIVEKIT_URL/KEY/SECRET are probably wrong; see the worker log."),
     Rule("worker_unnamed", "names", True,
-         lambda f: f.worker_up and bool(f.ev.agent_name) and not f.ev.worker.agent_name,
+         lambda f: f.worker_up and not f.taken and bool(f.ev.agent_name) and not f.ev.worker.agent_name,
          lambda f: f"the worker at {f.ev.worker.url} is unnamed, so it only takes automatic dispatch; a dispatch for {name_of(f.ev.agent_name)} never reaches it; set LIVEKIT_AGENT_NAME={f.ev.agent_name} on the worker",
          "Give the worker the name you dispatch (LIVEKIT_AGENT_NAME), or dispatch nothing and let it join every new room."),
     Rule("name_mismatch", "names", True,
-         lambda f: f.worker_up and f.ev.agent_name is not None and f.ev.worker.agent_name != f.ev.agent_name,
-         lambda f: f"you dispatch {name_of(f.ev.agent_name)} but the worker at {f.ev.worker.url} is registered as {name_of(f.ev.worker.agent_name)}: the server accepts the dispatch and no worker takes it; use one name",
+         lambda f: f.worker_up and not f.taken and f.ev.agent_name is not None and f.ev.worker.agent_name != f.ev.agent_name,
+         lambda f: f"you dispatch {name_of(f.ev.agent_name)} but the worker at {f.ev.worker.url} is registered as {name_of(f.ev.worker.agent_name)}: the server accepts the dispatch and no worker takes it; use one name"
+         + (f" ({f.suggestion})" if f.known else ""),
          "Use one LIVEKIT_AGENT_NAME for the worker and for whoever dispatches (one .env)."),
+    Rule("no_worker_registered", "names", True,
+         lambda f: f.known and not f.taken,
+         lambda f: f"no worker named {name_of(f.ev.agent_name)} is registered with {f.ev.server.url}: the server accepts a dispatch for it and nobody takes it; {f.suggestion}",
+         "Dispatch the name a worker registers (LIVEKIT_AGENT_NAME / agent_name), or start that worker."),
     Rule("worker_full", "worker", True,
          lambda f: f.worker_up and f.load_threshold is not None and f.ev.worker.load >= f.load_threshold,
          lambda f: f"the worker at {f.ev.worker.url} reports load {f.ev.worker.load:.2f} ≥ {f.load_threshold}: it marks itself full and takes no job",

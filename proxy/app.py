@@ -1,29 +1,40 @@
-"""The proxy's HTTP app: one LiveKitAPI client, the routers (tokens, dispatch, rooms,
-status, page), CORS and the one error shape."""
+"""The proxy's HTTP app: one LiveKitAPI client, the routers (tokens, connection details,
+dispatch, rooms, status, page), the request guards (Host, CORS, cross-site writes) and the
+one error shape."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from devstack.livekit import settings_client
+from devstack.server_log import WorkerRegistry, follow
 from devstack.settings import Settings
+from proxy.delivery import DeliveryWatcher
 from proxy.dispatcher import Dispatcher
 from proxy.errors import ERROR_RESPONSES, install_error_handlers
-from proxy.routes import dispatch, page, rooms, status, tokens
+from proxy.metrics import DeliveryMetrics
+from proxy.models import ROOM_SCHEMA
+from proxy.routes import (
+    connection_details,
+    delivery,
+    dispatch,
+    page,
+    rooms,
+    status,
+    tokens,
+    webhooks,
+)
+from proxy.security import CORS_HEADERS, HostGuard, allowed_hosts, allowed_origins, write_guard
 
 logger = logging.getLogger("devstack.proxy")
-
-
-def allowed_origins(settings: Settings) -> list[str]:
-    """The page's own origins, plus PROXY_CORS_ORIGINS."""
-    hosts = ("localhost", "127.0.0.1", settings.proxy_host)
-    own = {f"http://{h}:{settings.proxy_port}" for h in hosts}
-    return sorted(own | set(settings.cors_origins))
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -32,33 +43,72 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         lk = settings_client(settings)
+        registry = WorkerRegistry()
+        watcher = DeliveryWatcher(lk, registry, DeliveryMetrics(), settings.redispatch)
         app.state.settings = settings
         app.state.lk = lk
-        app.state.dispatcher = Dispatcher(lk)
+        app.state.registry = registry
+        app.state.watcher = watcher
+        app.state.dispatcher = Dispatcher(lk, watcher)
+        background = [
+            asyncio.create_task(follow(settings.server_log_path, registry)),
+            asyncio.create_task(watcher.sweep()),
+        ]
         logger.info(
-            "proxy for %s, expecting agent_name=%r, worker health at %s",
+            "proxy for %s, expecting agent_name=%r, worker health at %s, workers from %s, "
+            "re-dispatch %s",
             settings.livekit_url,
             settings.livekit_agent_name,
             settings.worker_health_url,
+            settings.server_log_path,
+            settings.agent_redispatch,
         )
         yield
-        await app.state.dispatcher.aclose()
+        for task in background:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await watcher.aclose()
         await lk.aclose()
 
+    origins = allowed_origins(settings)
     app = FastAPI(
         title="livekit-devstack proxy",
         description="Tokens, explicit agent dispatch, and the state needed to tell why an agent "
         "did not join. Every error has the shape {error, detail, hint}.",
         lifespan=lifespan,
         responses=ERROR_RESPONSES,
+        dependencies=[Depends(write_guard(frozenset(origins)))],
     )
+    # The last middleware added runs first: the Host check before CORS answers anything.
     app.add_middleware(
         CORSMiddleware,
-        allow_origins=allowed_origins(settings),
+        allow_origins=origins,
         allow_methods=["GET", "POST"],
-        allow_headers=["Content-Type"],
+        allow_headers=list(CORS_HEADERS),
     )
+    app.add_middleware(HostGuard, hosts=allowed_hosts(settings), origins=frozenset(origins))
     install_error_handlers(app, settings.livekit_url)
-    for module in (tokens, dispatch, rooms, status, page):
+    for module in (tokens, connection_details, dispatch, rooms, status, delivery, webhooks, page):
         app.include_router(module.router)
+    document_room_path(app)
     return app
+
+
+def document_room_path(app: FastAPI) -> None:
+    """Put the room-name rule into the schema of the {room} path parameter: the route
+    checks it by hand (check_room), so FastAPI cannot see it, and a client built from
+    /openapi.json would otherwise send names the proxy refuses."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build()  # FastAPI keeps it in app.openapi_schema: amended once
+            for operations in schema["paths"].values():
+                for operation in operations.values():
+                    for parameter in operation.get("parameters", []):
+                        if parameter["in"] == "path" and parameter["name"] == "room":
+                            parameter["schema"].update(ROOM_SCHEMA)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -8,6 +8,7 @@ from fastapi import Depends, Request
 from livekit import api
 
 from devstack.settings import Settings
+from proxy.delivery import DeliveryWatcher
 from proxy.dispatcher import Dispatcher
 
 
@@ -24,6 +25,11 @@ def _dispatcher(request: Request) -> Dispatcher:
     return request.app.state.dispatcher
 
 
+def _watcher(request: Request) -> DeliveryWatcher:
+    return request.app.state.watcher
+
+
 SettingsDep = Annotated[Settings, Depends(_settings)]
 LiveKit = Annotated[api.LiveKitAPI, Depends(_livekit)]
 DispatcherDep = Annotated[Dispatcher, Depends(_dispatcher)]
+WatcherDep = Annotated[DeliveryWatcher, Depends(_watcher)]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from livekit import api
 
 from devstack.rooms import UNTAKEN_AFTER_SECONDS, agent_name_of, dispatch_age, find_room, room_state
-from proxy.watch import DispatchWatcher
+from proxy.delivery import DeliveryWatcher
 
 logger = logging.getLogger("devstack.proxy.dispatch")
 
@@ -32,13 +32,13 @@ class DispatchOutcome:
 class Dispatcher:
     """Creates dispatches through AgentDispatchService, one live dispatch per room and name."""
 
-    def __init__(self, lk: api.LiveKitAPI) -> None:
+    def __init__(self, lk: api.LiveKitAPI, watcher: DeliveryWatcher) -> None:
         self._lk = lk
         # Weak: a lock lives only while a request holds it, so rooms do not pile up.
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
             weakref.WeakValueDictionary()
         )
-        self.watcher = DispatchWatcher()
+        self.watcher = watcher
 
     async def ensure(self, room: str, agent_name: str, metadata: str) -> DispatchOutcome:
         """Return the live dispatch of `agent_name` in `room`, creating one only when needed."""
@@ -77,7 +77,7 @@ class Dispatcher:
         created = await self._lk.agent_dispatch.create_dispatch(
             api.CreateAgentDispatchRequest(agent_name=agent_name, room=room, metadata=metadata)
         )
-        self.watcher.watch(self._lk, room, agent_name, created.id, set(present))
+        self.watcher.track(room, agent_name, created.id, metadata, "explicit")
         message = f"Agent dispatched to room {room}"
         replaced = stale[-1].id if stale else None
         if stale:
@@ -96,6 +96,3 @@ class Dispatcher:
             replaced or "-",
         )
         return DispatchOutcome(created.id, room_existed, False, message, replaced)
-
-    async def aclose(self) -> None:
-        await self.watcher.aclose()

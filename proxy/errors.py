@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 import aiohttp
 import httpx
@@ -20,7 +21,10 @@ logger = logging.getLogger("devstack.proxy")
 ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
     code: {"model": ErrorBody, "description": text}
     for code, text in (
+        (403, "A write from an origin that is not allowed (CORS and CSRF guard)"),
         (404, "Unknown room or path"),
+        (415, "A write whose body is not JSON (CSRF guard)"),
+        (421, "A Host header that is not the proxy's own (DNS-rebinding guard)"),
         (422, "Invalid request: detail names the field, hint says how to fix it"),
         (502, "livekit-server refused the proxy's keys or answered unexpectedly"),
         (503, "livekit-server is not reachable"),
@@ -61,12 +65,16 @@ def livekit_refused(url: str, exc: api.TwirpError) -> ApiError:
     )
 
 
-def _body(status: int, error: str, detail: str, hint: str) -> JSONResponse:
-    return JSONResponse(status_code=status, content=error_body(error, detail, hint))
+def error_response(
+    status: int, error: str, detail: str, hint: str, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        status_code=status, content=error_body(error, detail, hint), headers=headers
+    )
 
 
 def _render(err: ApiError) -> JSONResponse:
-    return _body(err.status, err.error, err.detail, err.hint)
+    return error_response(err.status, err.error, err.detail, err.hint)
 
 
 def _field(loc: tuple[object, ...]) -> str:
@@ -87,8 +95,9 @@ def install_error_handlers(app: FastAPI, livekit_url: str) -> None:
         field = _field(tuple(first.get("loc", ())))
         message = str(first.get("msg", "invalid value")).removeprefix("Value error, ")
         cause = first.get("ctx", {}).get("error")
+        error = "invalid_request"
         if isinstance(cause, InputError):
-            hint = cause.hint
+            hint, error = cause.hint, cause.error or error
         elif first.get("type") == "json_invalid":
             field, hint = "body", "Send a JSON object with Content-Type: application/json."
         elif first.get("type") == "missing":
@@ -97,15 +106,37 @@ def install_error_handlers(app: FastAPI, livekit_url: str) -> None:
             hint = "Remove this field; see the schema at /docs."
         else:
             hint = "See the request schema at /docs."
-        return _body(422, "invalid_request", f"{field}: {message}", hint)
+        return error_response(422, error, f"{field}: {message}", hint)
 
     @app.exception_handler(HTTPException)
     async def _http(_: Request, exc: HTTPException) -> JSONResponse:
         if exc.status_code == 404:
-            return _body(404, "not_found", "no such path", "See the API at /docs.")
+            return error_response(404, "not_found", "no such path", "See the API at /docs.")
         if exc.status_code == 405:
-            return _body(405, "method_not_allowed", str(exc.detail), "See the API at /docs.")
-        return _body(exc.status_code, "http_error", str(exc.detail), "See the API at /docs.")
+            # The router's `Allow` header says which methods the path takes (RFC 9110).
+            return error_response(
+                405,
+                "method_not_allowed",
+                str(exc.detail),
+                "See the API at /docs.",
+                headers=exc.headers,
+            )
+        if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeError):
+            # FastAPI answers a body that is not UTF-8 with a bare 400; it is bad JSON like
+            # any other, so it gets the same 422 as a syntax error.
+            return error_response(
+                422,
+                "invalid_request",
+                f"body: not UTF-8 ({exc.__cause__})",
+                "Send a JSON object encoded as UTF-8 with Content-Type: application/json.",
+            )
+        return error_response(
+            exc.status_code,
+            "http_error",
+            str(exc.detail),
+            "See the API at /docs.",
+            headers=exc.headers,
+        )
 
     async def _unreachable(_: Request, exc: Exception) -> JSONResponse:
         return _render(livekit_unreachable(livekit_url, exc))
@@ -120,12 +151,12 @@ def install_error_handlers(app: FastAPI, livekit_url: str) -> None:
 
     @app.exception_handler(httpx.HTTPError)
     async def _worker(_: Request, exc: httpx.HTTPError) -> JSONResponse:
-        return _body(503, "worker_unreachable", str(exc), "Is the agent worker running?")
+        return error_response(503, "worker_unreachable", str(exc), "Is the agent worker running?")
 
     @app.exception_handler(Exception)
     async def _bug(_: Request, exc: Exception) -> JSONResponse:
         logger.exception("unhandled error")
-        return _body(
+        return error_response(
             500,
             "internal_error",
             f"{type(exc).__name__}: {exc}",

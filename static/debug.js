@@ -11,7 +11,7 @@ const MODE_HELP = {
 };
 
 // Automation contract: tests read these.
-const devstack = { log: [], state: "idle", agentLevelPeak: 0, micLevelPeak: 0, room: null, diagnosis: null };
+const devstack = { log: [], state: "idle", agentLevelPeak: 0, micLevelPeak: 0, room: null, diagnosis: null, delivery: null };
 window.devstack = devstack;
 
 let room = null;
@@ -85,9 +85,14 @@ async function refreshStatus() {
   else if (!lk.keys_accepted) pill("pill-server", "bad", "server refuses keys");
   else pill("pill-server", "ok", "server up");
   const w = health.worker;
-  if (!w.reachable) pill("pill-worker", "bad", "no worker");
-  else if (health.names_match === false) pill("pill-worker", "warn", `worker "${w.agent_name || "(unnamed)"}" ≠ "${health.expected_agent_name}"`);
-  else pill("pill-worker", w.healthy ? "ok" : "bad", `worker "${w.agent_name || "(unnamed)"}"`);
+  const restarting = (health.processes || []).filter((p) => p.state === "restarting");
+  const registered = health.registered || {};
+  if (restarting.length) pill("pill-worker", "bad", `${restarting.map((p) => p.name).join(", ")} restarting (${restarting[0].last_exit})`);
+  else if (registered.known && registered.expected_agent_registered === false) pill("pill-worker", "warn", `waiting for worker "${health.expected_agent_name}"`);
+  else if (!w.reachable && !registered.expected_agent_registered) pill("pill-worker", "bad", "no worker");
+  else if (health.names_match === false && !registered.expected_agent_registered) pill("pill-worker", "warn", `worker "${w.agent_name || "(unnamed)"}" ≠ "${health.expected_agent_name}"`);
+  else pill("pill-worker", w.healthy || registered.expected_agent_registered ? "ok" : "bad", `worker "${health.expected_agent_name}" registered`);
+  renderWorkers(health);
   if (state() === "idle") {
     showBanner(!lk.reachable ? `livekit-server at ${lk.url} is not reachable: start it with \`make dev\`.` : "");
   }
@@ -100,6 +105,58 @@ function pill(id, kind, text) {
 }
 
 const state = () => devstack.state;
+
+// ---- delivery: the watcher's counters and events, and the worker pool ------------------
+
+function renderWorkers(health) {
+  const list = $("workers");
+  list.replaceChildren();
+  const pool = health.pool || [];
+  const registered = (health.registered || {}).workers || [];
+  for (const w of pool) {
+    const li = document.createElement("li");
+    li.textContent = `${w.name}: ${w.reachable ? `"${w.agent_name}", ${w.active_jobs} jobs, load ${w.load.toFixed(2)}` : "not answering"} (${w.url})`;
+    list.append(li);
+  }
+  const mine = new Set(pool.map((w) => w.agent_name));
+  for (const r of registered.filter((x) => !mine.has(x.agent_name))) {
+    const li = document.createElement("li");
+    li.textContent = `${r.worker_id}: "${r.agent_name}", registered by someone else (${r.jobs_assigned} jobs)`;
+    list.append(li);
+  }
+  if (!list.children.length) list.innerHTML = '<li class="empty">no worker registered</li>';
+}
+
+const seenEvents = new Set();
+let sessionStartedEpoch = 0; // watcher events from before this Connect are an earlier session's
+
+async function refreshDelivery(roomName) {
+  let d;
+  try {
+    d = await api(`/api/delivery${roomName ? `?room=${encodeURIComponent(roomName)}` : ""}`);
+  } catch {
+    return;
+  }
+  devstack.delivery = d;
+  $("redispatch-mode").textContent = `re-dispatch ${d.redispatch}`;
+  const c = d.counters || {};
+  $("counters").innerHTML = "";
+  for (const [key, label] of [["dispatches_requested", "requested"], ["dispatches_delivered", "delivered"], ["redispatches", "re-dispatched"], ["dispatches_lost", "lost"]]) {
+    const dt = document.createElement("dt");
+    dt.textContent = label;
+    const dd = document.createElement("dd");
+    dd.textContent = String(c[key] ?? 0);
+    $("counters").append(dt, dd);
+  }
+  if (!room) return;
+  for (const e of d.events) {
+    const key = `${e.at}|${e.kind}|${e.message}`;
+    if (seenEvents.has(key) || e.at < sessionStartedEpoch - 1) continue;
+    seenEvents.add(key);
+    const level = e.kind === "agent lost" || e.kind === "gave up" ? "bad" : e.kind === "re-dispatched" || e.kind === "no worker" ? "warn" : "";
+    log(`watcher: ${e.kind}`, e.message, level);
+  }
+}
 
 // ---- participants --------------------------------------------------------------------
 
@@ -219,6 +276,7 @@ async function connect(event) {
   $("diagnosis-card").hidden = true;
   showBanner("");
   startedAt = performance.now();
+  sessionStartedEpoch = Date.now() / 1000;
   setState("connecting");
   log("connect clicked", `room "${roomName}", mode ${mode}${mode === "automatic" ? "" : `, agent "${agentName}"`}`);
 
@@ -390,7 +448,10 @@ async function init() {
   $("probe").addEventListener("click", () => showDiagnosis($("room").value.trim(), $("agent-name").value.trim(), true));
   setState("idle");
   await refreshStatus();
+  await refreshDelivery(null);
   setInterval(refreshStatus, 5000);
+  // While connected, the watcher's events for this room join the event log within a second.
+  setInterval(() => { if (room) refreshDelivery($("room").value.trim()); }, 1000);
 }
 
 init();

@@ -17,6 +17,7 @@ from devstack.local_server import (
     start_livekit_server,
 )
 from devstack.processes import AgentWorker, Proxy
+from devstack.waiting import free_port
 from doctor.probe import ProbeFacts, run_probe
 
 # Every process the tests start is configured by its environment alone: a developer's
@@ -35,12 +36,25 @@ def require_docker() -> None:
 
 
 @pytest.fixture(scope="session")
-def livekit_server() -> Iterator[LiveKitServer]:
-    """One real livekit-server for the whole session, on free ports."""
+def proxy_port() -> int:
+    """Chosen before the server starts: the server posts its webhooks to this proxy."""
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def livekit_server(
+    proxy_port: int, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveKitServer]:
+    """One real livekit-server for the whole session, on free ports, with its webhooks
+    going to the session's proxy and its log in a state directory the proxy reads."""
     runtime = choose_runtime()
     if runtime == "docker":
         require_docker()
-    server = start_livekit_server(runtime)
+    server = start_livekit_server(
+        runtime,
+        state_dir=tmp_path_factory.mktemp("state"),
+        webhook_url=f"http://127.0.0.1:{proxy_port}/api/webhooks/livekit",
+    )
     yield server
     server.stop()
 
@@ -72,9 +86,14 @@ def named_worker(livekit_server: LiveKitServer) -> Iterator[AgentWorker]:
 
 
 @pytest.fixture(scope="session")
-def proxy(livekit_server: LiveKitServer, named_worker: AgentWorker) -> Iterator[Proxy]:
-    """A real `python -m proxy` for the test server, expecting the shared worker's name."""
-    server = Proxy(livekit_server, named_worker.agent_name, named_worker.health_url)
+def proxy(
+    livekit_server: LiveKitServer, named_worker: AgentWorker, proxy_port: int
+) -> Iterator[Proxy]:
+    """A real `python -m proxy` for the test server, expecting the shared worker's name; it
+    receives the server's webhooks, so its delivery watcher is on."""
+    server = Proxy(
+        livekit_server, named_worker.agent_name, named_worker.health_url, port=proxy_port
+    )
     try:
         server.wait_ready()
         yield server

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from devstack.settings import Settings
-from devstack.worker_health import WorkerStatus, fetch_worker_status
 from proxy.deps import DispatcherDep, SettingsDep
 from proxy.errors import ApiError
 from proxy.models import DispatchRequest, DispatchResponse
+from proxy.warnings import agent_warning
 
 logger = logging.getLogger("devstack.proxy")
 router = APIRouter(prefix="/api", tags=["dispatch"])
@@ -31,32 +31,15 @@ def agent_name_for(settings: Settings, requested: str | None) -> str:
     return name
 
 
-def worker_warning(agent_name: str, worker: WorkerStatus) -> str | None:
-    """Why a dispatch that the server accepted may still bring no agent, if we can tell."""
-    if not worker.reachable:
-        return (
-            f"no agent worker answers at {worker.url}; unless a worker registered as {agent_name!r} "
-            "runs elsewhere, this dispatch keeps 0 jobs and the server never retries it"
-        )
-    if worker.agent_name != agent_name:
-        shown = (
-            repr(worker.agent_name) if worker.agent_name else "unnamed (automatic dispatch only)"
-        )
-        return f"the worker at {worker.url} is registered as {shown}, not {agent_name!r}: no agent will come"
-    if not worker.healthy:
-        return f"the worker at {worker.url} is unhealthy ({worker.detail}); check its log and keys"
-    return None
-
-
 @router.post("/dispatch-agent", response_model=DispatchResponse)
 async def dispatch_agent(
-    body: DispatchRequest, dispatcher: DispatcherDep, settings: SettingsDep
+    request: Request, body: DispatchRequest, dispatcher: DispatcherDep, settings: SettingsDep
 ) -> DispatchResponse:
     """Dispatch the agent into a room (created if needed). Idempotent per room and agent
     name while that agent is pending or present; dispatches again once it has left."""
     agent_name = agent_name_for(settings, body.agent_name)
     outcome = await dispatcher.ensure(body.room, agent_name, body.metadata)
-    warning = worker_warning(agent_name, await fetch_worker_status(settings.worker_health_url))
+    warning = await agent_warning(request.app.state.registry, settings, agent_name)
     if warning:
         logger.warning("dispatch %s: %s", outcome.dispatch_id, warning)
     return DispatchResponse(

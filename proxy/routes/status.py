@@ -3,14 +3,16 @@ the agent not join (the same engine as `devstack doctor`)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
 import aiohttp
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from livekit import api
 
 from devstack.rooms import AGENT_WAIT_SECONDS
+from devstack.state import PROCESSES, WORKERS, read_states
 from devstack.worker_health import fetch_worker_status
 from doctor.diagnose import diagnose
 from doctor.evidence import Target, gather
@@ -23,7 +25,7 @@ router = APIRouter(prefix="/api", tags=["status"])
 
 
 @router.get("/health")
-async def health(lk: LiveKit, settings: SettingsDep) -> dict[str, Any]:
+async def health(request: Request, lk: LiveKit, settings: SettingsDep) -> dict[str, Any]:
     """Is livekit-server up with our keys, is a worker up, and do the agent names match?"""
     server: dict[str, Any] = {
         "url": settings.livekit_url,
@@ -39,11 +41,29 @@ async def health(lk: LiveKit, settings: SettingsDep) -> dict[str, Any]:
         server["detail"] = f"{type(exc).__name__}: {exc}"
     worker = await fetch_worker_status(settings.worker_health_url)
     expected = settings.livekit_agent_name
+    registry = request.app.state.registry
+    known = registry.server_started_at is not None
+    pool = read_states(settings.state_dir, WORKERS)
+    statuses = await asyncio.gather(*(fetch_worker_status(w["health_url"]) for w in pool))
     return {
         "livekit": server,
         "worker": worker.to_dict(),
         "expected_agent_name": expected,
         "names_match": worker.agent_name == expected if worker.reachable else None,
+        # From the server's own log: registered, not merely running.
+        "registered": {
+            "known": known,
+            "source": str(settings.server_log_path),
+            "expected_agent_registered": bool(registry.named(expected)) if known else None,
+            "workers": [w.to_dict() for w in registry.workers.values()],
+        },
+        # Every worker of the pool the stack runs, by its health server.
+        "pool": [
+            {"name": w["name"], "agent_file": w.get("agent_file"), **status.to_dict()}
+            for w, status in zip(pool, statuses, strict=True)
+        ],
+        # The supervisor's view: "restarting" while a crashed process waits for its restart.
+        "processes": read_states(settings.state_dir, PROCESSES),
     }
 
 
@@ -60,6 +80,7 @@ async def diagnose_room(body: DiagnoseRequest, settings: SettingsDep) -> dict[st
         room=body.room,
         token=body.token,
         probe=body.probe,
+        server_log=settings.server_log_path,
     )
     result = diagnose(await gather(target), settings.agent_load_threshold)
     logger.info("diagnosis: room=%s cause=%s: %s", body.room or "-", result.cause, result.verdict)

@@ -7,18 +7,20 @@ from datetime import timedelta
 
 from fastapi import APIRouter
 
-from devstack.rooms import find_room
 from devstack.tokens import mint_token, new_identity
-from proxy.deps import LiveKit, SettingsDep
+from proxy.deps import LiveKit, SettingsDep, WatcherDep
 from proxy.models import TokenRequest, TokenResponse
 from proxy.routes.dispatch import agent_name_for
+from proxy.warnings import room_exists_warning
 
 logger = logging.getLogger("devstack.proxy")
 router = APIRouter(prefix="/api", tags=["tokens"])
 
 
 @router.post("/token", response_model=TokenResponse)
-async def create_token(body: TokenRequest, lk: LiveKit, settings: SettingsDep) -> TokenResponse:
+async def create_token(
+    body: TokenRequest, lk: LiveKit, settings: SettingsDep, watcher: WatcherDep
+) -> TokenResponse:
     """A join token; with dispatch='token' it also asks the server to dispatch the agent."""
     agent_name = agent_name_for(settings, body.agent_name) if body.dispatch == "token" else None
     identity = body.identity or new_identity()
@@ -33,13 +35,10 @@ async def create_token(body: TokenRequest, lk: LiveKit, settings: SettingsDep) -
         ttl=timedelta(seconds=body.ttl_seconds),
     )
     warning = None
-    if agent_name is not None and (existing := await find_room(lk, body.room)) is not None:
-        # The server reads the token's room config only when this join creates the room.
-        warning = (
-            f"room {body.room} already exists ({existing.num_participants} participants), so "
-            "the agent dispatch in this token will be ignored; use a new room name or "
-            "POST /api/dispatch-agent"
-        )
+    if agent_name is not None:
+        warning = await room_exists_warning(lk, body.room)
+        if warning is None:
+            watcher.expect_token(body.room, identity, [(agent_name, body.metadata)])
     logger.info(
         "token minted: room=%s identity=%s dispatch=%s agent_name=%s%s",
         body.room,

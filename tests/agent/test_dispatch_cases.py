@@ -141,13 +141,16 @@ async def test_name_mismatch_dispatch_succeeds_with_zero_jobs(
 
 
 async def test_dispatch_before_worker_registers_is_never_retried(
-    livekit_server: LiveKitServer, proxy: Proxy, room_name: str
+    livekit_server: LiveKitServer, room_name: str
 ) -> None:
-    """Case 7: a dispatch made before its worker registered keeps zero jobs; no agent even after."""
+    """Case 7: a dispatch made before its worker registered keeps zero jobs; no agent even
+    after (the server's own behaviour: CreateDispatch straight to the server API)."""
     name = unique_name("late-worker")
     async with connected(livekit_server, plain_token(livekit_server, room_name, "user")) as client:
-        resp = await post(proxy, "/api/dispatch-agent", {"room": room_name, "agent_name": name})
-        assert resp.status_code == 200, resp.text
+        async with livekit_server.client() as lk:
+            await lk.agent_dispatch.create_dispatch(
+                api.CreateAgentDispatchRequest(agent_name=name, room=room_name)
+            )
         worker = AgentWorker(livekit_server, name)
         try:
             worker.wait_registered()

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 import pytest
 from playwright.sync_api import Page, expect
 
+from devstack.local_server import LiveKitServer
 from devstack.processes import AgentWorker, Proxy
 
 pytestmark = pytest.mark.browser
@@ -110,3 +111,33 @@ def test_connect_twice_starts_one_session(
     expect_state(page, "joined")
     assert events(page).count("connected") == 1
     assert events(page).count("dispatch requested") == 1
+
+
+def test_waiting_for_worker_then_the_watcher_delivers(
+    page: Page, livekit_server: LiveKitServer, room_name: str
+) -> None:
+    """Connect before the worker is up: the page says it waits for the worker, still asks
+    for the dispatch, and the agent comes once the worker registers."""
+    name = f"late-{room_name[-6:]}"
+    proxy = Proxy(livekit_server, name, "http://127.0.0.1:9")
+    worker: AgentWorker | None = None
+    try:
+        proxy.wait_ready()
+        page.goto(f"{proxy.url}/debug?{urlencode({'room': room_name, 'mode': 'explicit'})}")
+        expect(page.locator("#pill-worker")).to_contain_text("waiting for worker")
+        page.click("#connect")
+        page.wait_for_function(
+            "window.devstack.log.some(e => e.event === 'dispatch created')", timeout=10_000
+        )
+        worker = AgentWorker(livekit_server, name)
+        worker.wait_registered()
+        expect_state(page, "joined")
+        # The page reads the watcher's events once a second.
+        page.wait_for_function(
+            "window.devstack.log.some(e => e.event === 'watcher: re-dispatched')", timeout=5_000
+        )
+        expect(page.locator("#counters")).to_contain_text("re-dispatched")
+    finally:
+        if worker:
+            worker.stop()
+        proxy.stop()

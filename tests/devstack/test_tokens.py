@@ -59,3 +59,38 @@ def test_room_config_tolerates_odd_shapes() -> None:
     ]
     assert room_config_agents({"roomConfig": "junk"}) == []
     assert json.dumps(room_config_agents({})) == "[]"
+
+
+def test_room_config_goes_into_the_token_as_given() -> None:
+    """LiveKit's token endpoint: the request's RoomConfiguration, verbatim, and the
+    participant's own metadata and attributes."""
+    config = api.RoomConfiguration(
+        agents=[
+            api.RoomAgentDispatch(agent_name="a", metadata="m"),
+            api.RoomAgentDispatch(agent_name="b"),
+        ]
+    )
+    token = mint_token(
+        api_key="devkey",
+        api_secret="secret",
+        room="r1",
+        identity="u1",
+        room_config=config,
+        participant_metadata="plain",
+        attributes={"team": "x"},
+    )
+    claims = api.TokenVerifier("devkey", "secret").verify(token)
+    assert claims.room_config == config
+    assert (claims.metadata, claims.attributes) == ("plain", {"team": "x"})
+
+
+def test_agent_name_and_room_config_together_are_a_mistake() -> None:
+    with pytest.raises(ValueError, match="not both"):
+        mint_token(
+            api_key="devkey",
+            api_secret="secret",
+            room="r1",
+            identity="u1",
+            agent_name="a",
+            room_config=api.RoomConfiguration(),
+        )

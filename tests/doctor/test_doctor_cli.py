@@ -98,32 +98,44 @@ async def test_doctor_token_dispatch_into_existing_room(
     assert d["evidence"]["token"]["signature"] == "valid"
 
 
-async def test_doctor_dispatch_before_worker_registered(
-    livekit_server: LiveKitServer, proxy: Proxy, room_name: str
+async def test_doctor_dispatch_before_worker_registered_with_redispatch_off(
+    livekit_server: LiveKitServer, room_name: str
 ) -> None:
-    """A dispatch older than the worker: 0 jobs; the probe shows the worker is fine now."""
+    """With AGENT_REDISPATCH=off, a dispatch older than its worker stays at 0 jobs (raw
+    self-hosted behaviour), the proxy says so, and the doctor names it (with --probe)."""
     name = unique("late-worker")
-    async with connected(livekit_server, plain_token(livekit_server, room_name, "user")):
-        created = time.monotonic()
-        httpx.post(
-            f"{proxy.url}/api/dispatch-agent",
-            json={"room": room_name, "agent_name": name},
-            timeout=10,
-        )
-        worker = AgentWorker(livekit_server, name)
-        try:
-            worker.wait_registered()
-            # The doctor calls a dispatch untaken only once jobs would have shown up.
-            wait_until(
-                lambda: time.monotonic() - created > UNTAKEN_AFTER_SECONDS + 1,
-                timeout=30,
-                what="the dispatch to age",
-            )
-            flags = ["--room", room_name, "--agent-name", name, "--worker-url", worker.health_url]
-            code_plain, plain = doctor(livekit_server, *flags)
-            code, d = doctor(livekit_server, *flags, "--probe")
-        finally:
-            worker.stop()
+    raw = Proxy(livekit_server, name, "http://127.0.0.1:9", AGENT_REDISPATCH="off")
+    try:
+        raw.wait_ready()
+        async with connected(livekit_server, plain_token(livekit_server, room_name, "user")):
+            created = time.monotonic()
+            resp = httpx.post(f"{raw.url}/api/dispatch-agent", json={"room": room_name}, timeout=10)
+            assert resp.status_code == 200, resp.text
+            worker = AgentWorker(livekit_server, name)
+            try:
+                worker.wait_registered()
+                # The doctor calls a dispatch untaken only once jobs would have shown up.
+                wait_until(
+                    lambda: time.monotonic() - created > UNTAKEN_AFTER_SECONDS + 1,
+                    timeout=30,
+                    what="the dispatch to age",
+                )
+                flags = [
+                    "--room",
+                    room_name,
+                    "--agent-name",
+                    name,
+                    "--worker-url",
+                    worker.health_url,
+                ]
+                code_plain, plain = doctor(livekit_server, *flags)
+                code, d = doctor(livekit_server, *flags, "--probe")
+            finally:
+                worker.stop()
+        events = httpx.get(f"{raw.url}/api/delivery", params={"room": room_name}).json()
+    finally:
+        raw.stop()
+    assert [e["kind"] for e in events["events"]] == ["no worker", "not re-issued"]
     # Without the probe, the doctor cannot tell "registered later" from "registered elsewhere".
     assert code_plain == 1
     assert plain["cause"] == "dispatch_not_taken", plain["verdict"]

@@ -101,9 +101,19 @@ def test_secret_never_appears_in_answers_or_logs(livekit_server: LiveKitServer) 
         proxy.wait_ready()
         dispatch = httpx.post(proxy.url + "/api/dispatch-agent", json={"room": "r"}, timeout=10)
         token = httpx.post(proxy.url + "/api/token", json={"room": "r"}, timeout=10)
+        details = httpx.post(proxy.url + "/api/connection-details", json={}, timeout=10)
+        # With an agent in a named room the proxy asks the server whether the room exists.
+        refused = httpx.post(
+            proxy.url + "/api/v2/sandbox/connection-details",
+            json={"room_name": "r", "room_config": {"agents": [{"agent_name": "a"}]}},
+            headers={"X-Sandbox-ID": secret},  # echoed nowhere either
+            timeout=10,
+        )
         bodies = [
             dispatch.text,
             token.text,
+            details.text,
+            refused.text,
             get(proxy, "/api/health").text,
             get(proxy, "/openapi.json").text,
         ]
@@ -112,4 +122,6 @@ def test_secret_never_appears_in_answers_or_logs(livekit_server: LiveKitServer) 
     assert dispatch.status_code == 502
     assert dispatch.json()["error"] == "livekit_auth_failed"
     assert token.status_code == 200  # a token is signed with the secret, never contains it
+    assert details.status_code == 201
+    assert refused.status_code == 502 and refused.json()["error"] == "livekit_auth_failed"
     assert all(secret not in text for text in [*bodies, proxy.output])

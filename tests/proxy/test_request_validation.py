@@ -21,7 +21,8 @@ def client() -> Iterator[TestClient]:
         livekit_url="ws://127.0.0.1:9",
         agent_health_url="http://127.0.0.1:9",
     )
-    with TestClient(create_app(settings)) as c:
+    # The Host guard answers only the proxy's own names.
+    with TestClient(create_app(settings), base_url="http://127.0.0.1:9000") as c:
         yield c
 
 
@@ -87,3 +88,53 @@ def test_error_shape_is_in_the_openapi_schema(client: TestClient) -> None:
     schema = client.get("/openapi.json").json()
     assert "ErrorBody" in schema["components"]["schemas"]
     assert "422" in schema["paths"]["/api/dispatch-agent"]["post"]["responses"]
+
+
+def test_non_utf8_body_is_422_not_an_undocumented_400(client: TestClient) -> None:
+    resp = client.post(
+        "/api/token", content=b'{"room": "\xff"}', headers={"Content-Type": "application/json"}
+    )
+    assert resp.status_code == 422
+    assert "UTF-8" in resp.json()["hint"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/diagnose", {"probe": 0}),
+        ("/api/diagnose", {"probe": "true"}),
+        ("/api/token", {"room": "r", "ttl_seconds": "60"}),
+        ("/api/token", {"room": "r", "ttl_seconds": True}),
+        ("/api/token", {"room": " r"}),
+        ("/api/token", {"room": "r", "agent_name": ""}),
+        ("/api/token", {"room": "r\n"}),
+    ],
+)
+def test_values_the_schema_calls_invalid_are_refused_not_coerced(
+    client: TestClient, path: str, body: dict[str, object]
+) -> None:
+    """What the schema calls invalid, the proxy refuses: no 0-as-false, "60"-as-60, trimming."""
+    resp = client.post(path, json=body)
+    assert resp.status_code == 422, resp.text
+
+
+def test_a_whole_float_is_an_integer_as_json_schema_says(client: TestClient) -> None:
+    resp = client.post("/api/token", json={"room": "r", "ttl_seconds": 60.0})
+    assert resp.status_code == 200, resp.text
+
+
+def test_undeclared_method_is_405_with_allow(client: TestClient) -> None:
+    resp = client.request("TRACE", "/api/token")
+    assert resp.status_code == 405
+    assert resp.headers["allow"] == "POST"
+    assert set(resp.json()) == {"error", "detail", "hint"}
+
+
+def test_rules_the_validators_enforce_are_in_the_schema(client: TestClient) -> None:
+    """A client generated from /openapi.json knows the room-name and agent-name rules."""
+    schema = client.get("/openapi.json").json()
+    props = schema["components"]["schemas"]["DispatchRequest"]["properties"]
+    assert props["room"]["pattern"] == "^[A-Za-z0-9_.:@=-]+$"
+    assert props["agent_name"]["pattern"].startswith("^[A-Za-z0-9]")
+    (room,) = schema["paths"]["/api/rooms/{room}"]["get"]["parameters"]
+    assert room["schema"]["pattern"] == props["room"]["pattern"]

@@ -79,6 +79,21 @@ class Client:
             )
         return self.agents()
 
+    async def wait_for_agent_gone(self, identity: str, timeout: float = 10) -> None:
+        """Until the agent `identity` has left (another agent may already be in its place)."""
+        if not await self._wait(lambda: identity not in self.room.remote_participants, timeout):
+            raise AssertionError(f"agent {identity} still in the room after {timeout} s")
+
+    async def wait_for_new_agent(self, exclude: set[str], timeout: float = 10) -> str:
+        """The identity of an agent in the room that is not one of `exclude`."""
+
+        def fresh() -> str | None:
+            return next((a.identity for a in self.agents() if a.identity not in exclude), None)
+
+        if not await self._wait(lambda: fresh() is not None, timeout):
+            raise AssertionError(f"no new agent within {timeout} s (besides {sorted(exclude)})")
+        return fresh() or ""
+
     async def wait_for_no_agents(self, timeout: float = 10) -> None:
         if not await self._wait(lambda: not self.agents(), timeout):
             raise AssertionError(f"agents still in the room after {timeout} s: {self.agents()}")

@@ -1,0 +1,246 @@
+"""The delivery watcher keeps agents joined where LiveKit Cloud does: a dispatch made
+before its worker registered is delivered once it does, an agent killed with a person in
+the room is replaced, and one that leaves on purpose is not. Real server, real supervised
+workers, real clients; the server's webhooks and log are the only sources of truth."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import time
+import uuid
+
+import httpx
+import pytest
+from livekit import api
+
+from devstack.local_server import LiveKitServer
+from devstack.processes import AgentWorker, Proxy
+from tests.support.clients import connected, plain_token
+
+pytestmark = pytest.mark.integration
+
+NO_AGENT_WINDOW = 6.0
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:6]}"
+
+
+async def dispatch(proxy: Proxy, room: str, agent_name: str) -> dict[str, object]:
+    # Generous: a burst of 50 shares two cores with 50 starting agents.
+    async with httpx.AsyncClient(base_url=proxy.url, timeout=60) as http:
+        resp = await http.post("/api/dispatch-agent", json={"room": room, "agent_name": agent_name})
+    assert resp.status_code == 200, resp.text
+    return resp.json()
+
+
+def delivery(proxy: Proxy, room: str) -> dict[str, object]:
+    return httpx.get(f"{proxy.url}/api/delivery", params={"room": room}, timeout=10).json()
+
+
+def kinds(proxy: Proxy, room: str) -> list[str]:
+    return [e["kind"] for e in delivery(proxy, room)["events"]]  # type: ignore[index]
+
+
+async def test_dispatch_before_the_worker_starts_is_delivered_when_it_registers(
+    livekit_server: LiveKitServer, proxy: Proxy, room_name: str
+) -> None:
+    """The `make dev` race: Connect before the worker registered still brings the agent."""
+    name = unique("late-worker")
+    async with connected(livekit_server, plain_token(livekit_server, room_name, "user")) as client:
+        body = await dispatch(proxy, room_name, name)
+        assert "re-issues it as soon as one registers" in str(body["warning"])
+        worker = AgentWorker(livekit_server, name)
+        try:
+            worker.wait_registered()
+            registered = time.monotonic()
+            (agent,) = await client.wait_for_agents(1, timeout=10)
+            after = client.agent_joined_at[agent.identity] - registered
+        finally:
+            worker.stop()
+    print(f"\nagent in the room {after * 1000:.0f} ms after the worker registered")
+    assert kinds(proxy, room_name) == ["no worker", "re-dispatched", "agent joined"]
+    assert agent.attributes["devstack.dispatch_id"] != body["dispatch_id"]  # the re-issued one
+
+
+async def test_agent_killed_with_a_person_in_the_room_is_replaced(
+    livekit_server: LiveKitServer, proxy: Proxy, room_name: str
+) -> None:
+    """kill -9 of the worker and its job processes: the supervisor restarts the worker, the
+    server reports the agent gone (CONNECTION_TIMEOUT), and a new agent joins."""
+    name = unique("crashing")
+    worker = AgentWorker(livekit_server, name, supervised=True)
+    try:
+        worker.wait_registered()
+        async with connected(
+            livekit_server, plain_token(livekit_server, room_name, "user")
+        ) as client:
+            await dispatch(proxy, room_name, name)
+            (first,) = await client.wait_for_agents(1)
+            os.killpg(worker.supervised_pid(), signal.SIGKILL)
+            worker.wait_for_line("was killed by SIGKILL", timeout=10)
+            # The server notices the dead agent on its own timeout (about 20 s here).
+            await client.wait_for_agent_gone(first.identity, timeout=60)
+            left = time.monotonic()
+            await client.wait_for_new_agent(exclude={first.identity}, timeout=10)
+            replaced = time.monotonic() - left
+            worker.wait_registered(times=2)  # the supervisor restarted it
+            assert proxy.running()
+    finally:
+        worker.stop()
+    print(f"\nnew agent {replaced * 1000:.0f} ms after the old one left")
+    events = kinds(proxy, room_name)
+    assert "agent lost" in events and events[-1] == "agent joined"
+    assert "CONNECTION_TIMEOUT" in json.dumps(delivery(proxy, room_name)["events"])
+
+
+async def test_agent_that_ends_its_job_is_not_replaced(
+    livekit_server: LiveKitServer, named_worker: AgentWorker, proxy: Proxy, room_name: str
+) -> None:
+    """The agent leaves on purpose (its job ends: CLIENT_INITIATED): nobody replaces it."""
+    async with connected(livekit_server, plain_token(livekit_server, room_name, "user")) as client:
+        await dispatch(proxy, room_name, named_worker.agent_name)
+        await client.wait_for_agents(1)
+        await client.wait_for_text("loopback mode")
+        await client.room.local_participant.send_text("/leave", topic="lk.chat")
+        await client.wait_for_no_agents()
+        assert await client.agents_seen_within(NO_AGENT_WINDOW) == 1
+    (d,) = delivery(proxy, room_name)["deliveries"]  # type: ignore[misc]
+    assert d["state"] == "ended" and d["redispatches"] == 0
+    assert "CLIENT_INITIATED" in json.dumps(delivery(proxy, room_name)["events"])
+
+
+async def test_forged_webhook_is_refused_and_changes_nothing(
+    livekit_server: LiveKitServer, named_worker: AgentWorker, proxy: Proxy, room_name: str
+) -> None:
+    """A webhook claiming the agent crashed, unsigned or signed with another secret: 401,
+    and no second agent is dispatched."""
+    async with connected(livekit_server, plain_token(livekit_server, room_name, "user")) as client:
+        await dispatch(proxy, room_name, named_worker.agent_name)
+        (agent,) = await client.wait_for_agents(1)
+        forged = api.WebhookEvent(
+            event="participant_left",
+            room=api.Room(name=room_name),
+            participant=api.ParticipantInfo(
+                identity=agent.identity,
+                kind=api.ParticipantInfo.Kind.AGENT,
+                attributes={"lk.agent.name": named_worker.agent_name},
+                disconnect_reason=api.DisconnectReason.CONNECTION_TIMEOUT,
+            ),
+        )
+        from google.protobuf.json_format import MessageToJson
+
+        body = MessageToJson(forged)
+        wrong = (
+            api.AccessToken(livekit_server.api_key, "not-the-secret")
+            .with_sha256(__import__("hashlib").sha256(body.encode()).digest().hex())
+            .to_jwt()
+        )
+        async with httpx.AsyncClient(base_url=proxy.url, timeout=10) as http:
+            answers = [
+                await http.post(
+                    "/api/webhooks/livekit",
+                    content=body,
+                    headers={"Content-Type": "application/webhook+json", **auth},
+                )
+                for auth in ({}, {"Authorization": wrong})
+            ]
+        assert [a.status_code for a in answers] == [401, 401]
+        assert answers[0].json()["error"] == "webhook_unverified"
+        assert await client.agents_seen_within(3.0) == 1
+        async with livekit_server.client() as lk:
+            dispatches = await lk.agent_dispatch.list_dispatch(room_name)
+    assert len([d for d in dispatches if d.agent_name == named_worker.agent_name]) == 1
+
+
+async def test_server_killed_and_started_again_the_worker_comes_back(
+    room_name: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """kill -9 livekit-server, start it on the same ports: the worker re-registers by itself
+    and the next dispatch brings an agent."""
+    from devstack.local_server import start_livekit_server
+
+    state = tmp_path_factory.mktemp("restart")
+    server = start_livekit_server("binary", state_dir=state)
+    worker = AgentWorker(server, "survivor")
+    try:
+        worker.wait_registered()
+        ports = (server.port, server.tcp_port, server.udp_port)
+        server.kill()
+        started = time.monotonic()
+        server = start_livekit_server("binary", state_dir=state, ports=ports)
+        worker.wait_registered(times=2, timeout=30)
+        back = time.monotonic() - started
+        async with connected(server, plain_token(server, room_name, "user")) as client:
+            async with server.client() as lk:
+                await lk.agent_dispatch.create_dispatch(
+                    api.CreateAgentDispatchRequest(agent_name="survivor", room=room_name)
+                )
+            await client.wait_for_agents(1)
+    finally:
+        worker.stop()
+        server.stop()
+    print(f"\nworker registered again {back:.1f} s after the server was started again")
+
+
+async def test_fifty_rooms_at_once_with_two_workers_lose_nothing(
+    livekit_server: LiveKitServer, proxy: Proxy
+) -> None:
+    """50 dispatches at once into 50 rooms, a pool of 2 workers: 50 agents, none lost."""
+    name = unique("pool")
+    pool = [AgentWorker(livekit_server, name) for _ in range(2)]
+    rooms = [unique("burst") for _ in range(50)]
+    try:
+        for w in pool:
+            w.wait_registered()
+        started = time.monotonic()
+        await asyncio.gather(*(dispatch(proxy, r, name) for r in rooms))
+        joined_at: dict[str, float] = {}
+        async with livekit_server.client() as lk:
+            deadline = started + 120
+            while len(joined_at) < len(rooms) and time.monotonic() < deadline:
+                for r in set(rooms) - set(joined_at):
+                    listing = await lk.room.list_participants(api.ListParticipantsRequest(room=r))
+                    if any(p.kind == api.ParticipantInfo.Kind.AGENT for p in listing.participants):
+                        joined_at[r] = time.monotonic() - started
+                await asyncio.sleep(0.2)
+            for r in rooms:
+                await lk.room.delete_room(api.DeleteRoomRequest(room=r))
+        jobs = [len([x for x in w.lines if "job request: room=burst-" in x]) for w in pool]
+    finally:
+        for w in pool:
+            w.stop()
+    times = sorted(joined_at.values())
+    if times:
+        print(
+            f"\n{len(times)}/50 joined; p50 {times[len(times) // 2]:.1f} s, "
+            f"p95 {times[int(len(times) * 0.95) - 1]:.1f} s, max {times[-1]:.1f} s; jobs per worker {jobs}"
+        )
+    assert len(joined_at) == 50, f"lost: {sorted(set(rooms) - set(joined_at))}"
+    assert all(j > 0 for j in jobs), f"jobs did not spread across the pool: {jobs}"
+
+
+async def test_token_dispatch_before_the_worker_starts_is_delivered(
+    livekit_server: LiveKitServer, proxy: Proxy, room_name: str
+) -> None:
+    """A token from /api/connection-details whose room_config names an agent not yet
+    registered: the watcher follows the dispatch the server made and re-issues it."""
+    name = unique("late-token")
+    async with httpx.AsyncClient(base_url=proxy.url, timeout=15) as http:
+        resp = await http.post(
+            "/api/connection-details",
+            json={"room_name": room_name, "room_config": {"agents": [{"agent_name": name}]}},
+        )
+    assert resp.status_code == 201, resp.text
+    async with connected(livekit_server, resp.json()["participant_token"]) as client:
+        worker = AgentWorker(livekit_server, name)
+        try:
+            worker.wait_registered()
+            await client.wait_for_agents(1, timeout=10)
+        finally:
+            worker.stop()
+    (d,) = delivery(proxy, room_name)["deliveries"]  # type: ignore[misc]
+    assert d["source"] == "token" and d["redispatches"] == 1
