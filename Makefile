@@ -8,6 +8,7 @@ PYTEST_ARGS ?=
 
 help:
 	@echo "make dev    set up, then run livekit-server, proxy and agent (honcho start)"
+	@echo "            a pool of workers: make dev HONCHO_ARGS='-c agent=2'"
 	@echo "make test   set up, then run ruff and the whole test suite"
 	@echo "make bench  the join-latency and capacity benchmark (scripts/bench; writes bench/results/)"
 	@echo "make doctor why did the agent not join? (devstack doctor; ARGS='--room test-room --probe')"
@@ -18,7 +19,8 @@ setup:
 
 dev: setup
 	@test -f .env || { cp .env.example .env; echo "[make] created .env from .env.example"; }
-	$(VENV)/honcho start
+	@$(VENV)/python -m supervisor.preflight
+	$(VENV)/honcho start $(HONCHO_ARGS)
 
 test: setup lint
 	$(VENV)/pytest $(PYTEST_ARGS)

@@ -8,6 +8,9 @@ from dataclasses import asdict, dataclass
 
 import httpx
 
+from devstack.settings import Settings
+from devstack.state import WORKERS, read_states
+
 
 @dataclass
 class WorkerStatus:
@@ -48,3 +51,14 @@ async def fetch_worker_status(url: str, timeout: float = 2.0) -> WorkerStatus:
     status.active_jobs = int(body.get("active_jobs", 0))
     status.load = float(body.get("worker_load", 0.0))
     return status
+
+
+async def default_agent_name(settings: Settings) -> str:
+    """The name to dispatch when none is given: LIVEKIT_AGENT_NAME, or, when the stack runs
+    your own agent file (AGENT_FILE), the name that worker registered with."""
+    if settings.agent_file:
+        for worker in read_states(settings.state_dir, WORKERS):
+            status = await fetch_worker_status(worker["health_url"])
+            if status.reachable and status.agent_name:
+                return status.agent_name
+    return settings.livekit_agent_name

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from devstack.settings import Settings, SettingsError, load_settings
+from devstack.worker_health import default_agent_name
 from doctor.diagnose import Diagnosis, diagnose
 from doctor.evidence import Target, gather
 
@@ -41,8 +42,9 @@ def doctor_parser(sub: argparse._SubParsersAction, settings: Settings) -> None: 
     p.add_argument("--room", help="the room the agent should have joined")
     p.add_argument(
         "--agent-name",
-        default=settings.livekit_agent_name,
-        help="the agent name you dispatch ('' for an unnamed worker; LIVEKIT_AGENT_NAME)",
+        default=None,
+        help="the agent name you dispatch ('' for an unnamed worker; default LIVEKIT_AGENT_NAME, "
+        "or with AGENT_FILE the name your worker registered)",
     )
     p.add_argument(
         "--token",
@@ -90,6 +92,8 @@ def render(d: Diagnosis, header: str) -> str:
 
 
 def run_doctor(args: argparse.Namespace, settings: Settings) -> int:
+    if args.agent_name is None:
+        args.agent_name = asyncio.run(default_agent_name(settings))
     target = Target(
         url=args.url,
         api_key=args.api_key,

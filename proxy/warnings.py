@@ -39,8 +39,14 @@ def worker_warning(
             if redispatch
             else "the server keeps it with 0 jobs and never retries it (AGENT_REDISPATCH=off)"
         )
-        near = f" (the worker at {worker.url} is {worker.agent_name!r})" if worker.reachable else ""
-        return f"no worker named {agent_name!r} is registered with the server{near}: {later}"
+        if worker.reachable and worker.agent_name != agent_name:
+            shown = repr(worker.agent_name) if worker.agent_name else "unnamed"
+            return (
+                f"the worker at {worker.url} is registered as {shown}, not {agent_name!r}, and no "
+                f"other worker named {agent_name!r} is registered: no agent will come unless one "
+                f"starts; then {later}"
+            )
+        return f"no worker named {agent_name!r} is registered with the server: {later}"
     if not worker.reachable:
         return (
             f"no agent worker answers at {worker.url}; unless a worker registered as {agent_name!r} "

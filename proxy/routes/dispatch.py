@@ -7,28 +7,13 @@ import logging
 
 from fastapi import APIRouter, Request
 
-from devstack.settings import Settings
 from proxy.deps import DispatcherDep, SettingsDep
-from proxy.errors import ApiError
 from proxy.models import DispatchRequest, DispatchResponse
+from proxy.names import agent_name_for
 from proxy.warnings import agent_warning
 
 logger = logging.getLogger("devstack.proxy")
 router = APIRouter(prefix="/api", tags=["dispatch"])
-
-
-def agent_name_for(settings: Settings, requested: str | None) -> str:
-    """The agent name to dispatch: the request's, else LIVEKIT_AGENT_NAME; never empty."""
-    name = settings.livekit_agent_name if requested is None else requested
-    if not name:
-        raise ApiError(
-            422,
-            "no_agent_name",
-            "agent_name is empty: an unnamed worker is dispatched automatically into every "
-            "new room and can never be dispatched explicitly",
-            "Pass agent_name, or set LIVEKIT_AGENT_NAME in .env (read by worker and proxy).",
-        )
-    return name
 
 
 @router.post("/dispatch-agent", response_model=DispatchResponse)
@@ -37,7 +22,7 @@ async def dispatch_agent(
 ) -> DispatchResponse:
     """Dispatch the agent into a room (created if needed). Idempotent per room and agent
     name while that agent is pending or present; dispatches again once it has left."""
-    agent_name = agent_name_for(settings, body.agent_name)
+    agent_name = await agent_name_for(settings, body.agent_name)
     outcome = await dispatcher.ensure(body.room, agent_name, body.metadata)
     warning = await agent_warning(request.app.state.registry, settings, agent_name)
     if warning:

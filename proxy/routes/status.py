@@ -13,7 +13,7 @@ from livekit import api
 
 from devstack.rooms import AGENT_WAIT_SECONDS
 from devstack.state import PROCESSES, WORKERS, read_states
-from devstack.worker_health import fetch_worker_status
+from devstack.worker_health import default_agent_name, fetch_worker_status
 from doctor.diagnose import diagnose
 from doctor.evidence import Target, gather
 from proxy.deps import LiveKit, SettingsDep
@@ -40,7 +40,7 @@ async def health(request: Request, lk: LiveKit, settings: SettingsDep) -> dict[s
     except (aiohttp.ClientError, TimeoutError) as exc:
         server["detail"] = f"{type(exc).__name__}: {exc}"
     worker = await fetch_worker_status(settings.worker_health_url)
-    expected = settings.livekit_agent_name
+    expected = await default_agent_name(settings)
     registry = request.app.state.registry
     known = registry.server_started_at is not None
     pool = read_states(settings.state_dir, WORKERS)
@@ -76,7 +76,9 @@ async def diagnose_room(body: DiagnoseRequest, settings: SettingsDep) -> dict[st
         api_key=settings.livekit_api_key,
         api_secret=settings.livekit_api_secret,
         worker_url=settings.worker_health_url,
-        agent_name=settings.livekit_agent_name if body.agent_name is None else body.agent_name,
+        agent_name=await default_agent_name(settings)
+        if body.agent_name is None
+        else body.agent_name,
         room=body.room,
         token=body.token,
         probe=body.probe,
@@ -92,6 +94,6 @@ async def page_config(settings: SettingsDep) -> dict[str, Any]:
     """What the debug page needs to start: the server URL and the expected agent name."""
     return {
         "server_url": settings.livekit_url,
-        "agent_name": settings.livekit_agent_name,
+        "agent_name": await default_agent_name(settings),
         "agent_wait_timeout": AGENT_WAIT_SECONDS,
     }

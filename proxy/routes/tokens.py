@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from devstack.tokens import mint_token, new_identity
 from proxy.deps import LiveKit, SettingsDep, WatcherDep
 from proxy.models import TokenRequest, TokenResponse
-from proxy.routes.dispatch import agent_name_for
+from proxy.names import agent_name_for
 from proxy.warnings import room_exists_warning
 
 logger = logging.getLogger("devstack.proxy")
@@ -22,7 +22,9 @@ async def create_token(
     body: TokenRequest, lk: LiveKit, settings: SettingsDep, watcher: WatcherDep
 ) -> TokenResponse:
     """A join token; with dispatch='token' it also asks the server to dispatch the agent."""
-    agent_name = agent_name_for(settings, body.agent_name) if body.dispatch == "token" else None
+    agent_name = (
+        await agent_name_for(settings, body.agent_name) if body.dispatch == "token" else None
+    )
     identity = body.identity or new_identity()
     token = mint_token(
         api_key=settings.livekit_api_key,

@@ -152,7 +152,7 @@ def test_agent_name_the_worker_does_not_report_is_warned(
     assert resp.status_code == 201, resp.text
     warning = resp.json()["warning"]
     assert "'nobody-here'" in warning and repr(named_worker.agent_name) in warning
-    proxy.wait_for_line("no worker named 'nobody-here' is registered", 5)
+    proxy.wait_for_line("not 'nobody-here', and no other worker named 'nobody-here'", 5)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,24 @@
+"""Which agent name the proxy dispatches when a request names none: LIVEKIT_AGENT_NAME, or,
+when the stack runs your own agent file (AGENT_FILE), the name that worker registered
+with, as its health server reports it. A request that names an agent always gets that
+one, so a mismatch stays a mismatch and the doctor still names it."""
+
+from __future__ import annotations
+
+from devstack.settings import Settings
+from devstack.worker_health import default_agent_name
+from proxy.errors import ApiError
+
+
+async def agent_name_for(settings: Settings, requested: str | None) -> str:
+    """The agent name to dispatch: the request's, else the default; never empty."""
+    name = await default_agent_name(settings) if requested is None else requested
+    if not name:
+        raise ApiError(
+            422,
+            "no_agent_name",
+            "agent_name is empty: an unnamed worker is dispatched automatically into every "
+            "new room and can never be dispatched explicitly",
+            "Pass agent_name, or set LIVEKIT_AGENT_NAME in .env (read by worker and proxy).",
+        )
+    return name

@@ -1,0 +1,119 @@
+"""`python -m supervisor.preflight`: before `make dev` starts anything, make sure the
+ports the stack needs are free. A port that is taken is named with its owner (a container
+an earlier `make dev` left behind, or another process) and the command that frees it. Our
+own leftover container, whose launcher is gone, is removed on the spot."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from urllib.parse import urlparse
+
+import psutil
+
+from devstack.settings import Settings, SettingsError, load_settings
+
+CONTAINER_PREFIX = "livekit-devstack-server-"
+
+
+@dataclass(frozen=True)
+class Port:
+    number: int
+    protocol: str  # "tcp" | "udp"
+    what: str
+
+
+def needed(settings: Settings) -> list[Port]:
+    """The ports of livekit.yaml and .env that `make dev` binds on this machine."""
+    server = urlparse(settings.livekit_url).port or 7880
+    return [
+        Port(server, "tcp", "livekit-server signalling (LIVEKIT_URL)"),
+        Port(7881, "tcp", "livekit-server ICE/TCP (livekit.yaml rtc.tcp_port)"),
+        Port(7882, "udp", "livekit-server media (livekit.yaml rtc.udp_port)"),
+        Port(settings.proxy_port, "tcp", "the proxy (PROXY_PORT)"),
+        Port(settings.agent_http_port, "tcp", "the worker's health server (AGENT_HTTP_PORT)"),
+    ]
+
+
+def _docker(*args: str) -> str:
+    if not shutil.which("docker"):
+        return ""
+    done = subprocess.run(
+        ["docker", *args], capture_output=True, text=True, timeout=15, check=False
+    )
+    return done.stdout if done.returncode == 0 else ""
+
+
+def remove_orphaned_containers() -> list[str]:
+    """Containers of ours whose launcher (scripts/livekit-server) no longer runs."""
+    removed = []
+    rows = _docker(
+        "ps", "--filter", f"name={CONTAINER_PREFIX}",
+        "--format", '{{.Names}} {{.Label "devstack.launcher-pid"}}',
+    )  # fmt: skip
+    for row in rows.splitlines():
+        name, _, pid = row.partition(" ")
+        if not (pid.isdigit() and psutil.pid_exists(int(pid))):
+            _docker("rm", "-f", name)
+            removed.append(name)
+    return removed
+
+
+def owner(port: Port) -> str | None:
+    """Who holds `port` on this machine, as a user would want it named, or None."""
+    kind = "tcp" if port.protocol == "tcp" else "udp"
+    for conn in psutil.net_connections(kind=kind):
+        if not conn.laddr or conn.laddr.port != port.number:
+            continue
+        if kind == "tcp" and conn.status != psutil.CONN_LISTEN:
+            continue
+        if conn.pid is None:
+            return "a process this user cannot see (try: sudo ss -lptun)"
+        try:
+            proc = psutil.Process(conn.pid)
+            command = " ".join(proc.cmdline())[:120] or proc.name()
+        except psutil.Error:
+            command = "?"
+        container = next(
+            (
+                n
+                for n in _docker("ps", "--format", "{{.Names}}").split()
+                if n.startswith(CONTAINER_PREFIX)
+            ),
+            None,
+        )
+        if container and "livekit-server" in command:
+            return (
+                f"container {container} (a livekit-server of this stack): docker rm -f {container}"
+            )
+        return f"pid {conn.pid} ({command}): kill {conn.pid}"
+    return None
+
+
+def main() -> int:
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"preflight: {exc}", file=sys.stderr)
+        return 2
+    for name in remove_orphaned_containers():
+        print(f"[preflight] removed {name}, left running by an earlier make dev", file=sys.stderr)
+    taken = [(p, who) for p in needed(settings) if (who := owner(p))]
+    for p, who in taken:
+        print(
+            f"[preflight] port {p.number}/{p.protocol} ({p.what}) is taken by {who}",
+            file=sys.stderr,
+        )
+    if taken:
+        print(
+            "[preflight] free the ports above (or change them in .env), then run make dev again",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
