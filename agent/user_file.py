@@ -204,8 +204,8 @@ def _run(server: AgentServer, style: str, launch: Launch) -> None:
         if agent_name != settings.livekit_agent_name:
             logger.warning(
                 "your agent file registers agent_name=%r but LIVEKIT_AGENT_NAME=%r: the proxy "
-                "and the doctor use LIVEKIT_AGENT_NAME, so their dispatches find no worker; "
-                "set LIVEKIT_AGENT_NAME=%s",
+                "and the doctor dispatch your file's name when none is given, but a client that "
+                "names LIVEKIT_AGENT_NAME finds no worker; set LIVEKIT_AGENT_NAME=%s",
                 agent_name,
                 settings.livekit_agent_name,
                 agent_name,

@@ -10,18 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 STARTED = "starting LiveKit server"
 REGISTERED = "worker registered"
 CLOSED = "closing worker"
 ASSIGNED = "assigned job to worker"
+# A participant whose connection never came up (pkg/rtc/room.go): for an agent, its job
+# is lost before the agent was ever in the room, so no webhook says so.
+NEVER_CONNECTED = "removing participant without connection"
 FOLLOW_INTERVAL = 0.1
+logger = logging.getLogger("devstack.server_log")
 
 
 @dataclass
@@ -69,6 +75,7 @@ class WorkerRegistry:
     server_started_at: float | None = None
     on_registered: list[Callable[[RegisteredWorker], None]] = field(default_factory=list)
     on_closed: list[Callable[[RegisteredWorker], None]] = field(default_factory=list)
+    on_never_connected: list[Callable[[str, str], None]] = field(default_factory=list)
 
     def feed(self, line: str) -> None:
         parsed = parse_line(line)
@@ -89,6 +96,9 @@ class WorkerRegistry:
                 callback(gone)
         elif parsed.message == ASSIGNED and (w := self.workers.get(f.get("workerID", ""))):
             w.jobs.append(f.get("jobID", ""))
+        elif parsed.message == NEVER_CONNECTED and "room" in f and "participant" in f:
+            for callback in self.on_never_connected:
+                callback(f["room"], f["participant"])
 
     def named(self, agent_name: str) -> list[RegisteredWorker]:
         return [w for w in self.workers.values() if w.agent_name == agent_name]
@@ -116,26 +126,42 @@ def read_registry(path: Path) -> WorkerRegistry | None:
 async def follow(path: Path, registry: WorkerRegistry) -> None:
     """Feed `registry` every line written to `path`, for ever. A truncated or replaced file
     (the server restarted) is read again from its start."""
-    offset, inode, pending = 0, None, ""
-    while True:
-        try:
-            stat = path.stat()
-        except FileNotFoundError:
-            await asyncio.sleep(FOLLOW_INTERVAL * 5)
-            continue
-        if stat.st_ino != inode or stat.st_size < offset:
-            offset, inode, pending = 0, stat.st_ino, ""
-            registry.workers.clear()
-        if stat.st_size > offset:
-            with path.open("rb") as log:
-                log.seek(offset)
-                chunk = log.read(stat.st_size - offset)
-            offset += len(chunk)
-            pending += chunk.decode(errors="replace")
-            *lines, pending = pending.split("\n")
-            for line in lines:
-                registry.feed(line)
-        await asyncio.sleep(FOLLOW_INTERVAL)
+    log: BinaryIO | None = None
+    pending = b""  # bytes, not text: a chunk may end inside a multi-byte character
+    try:
+        while True:
+            try:
+                on_disk = path.stat().st_ino
+            except FileNotFoundError:
+                on_disk = None
+            if log is not None and (on_disk != os.fstat(log.fileno()).st_ino or _shrunk(log)):
+                log.close()  # replaced or truncated: a new server, a new log
+                log, pending = None, b""
+            if log is None and on_disk is not None:
+                log = path.open("rb")
+                registry.workers.clear()
+            chunk = log.read() if log is not None else b""
+            if chunk:
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    _feed(registry, line.decode(errors="replace"))
+            await asyncio.sleep(FOLLOW_INTERVAL)
+    finally:
+        if log is not None:
+            log.close()
+
+
+def _shrunk(log: BinaryIO) -> bool:
+    return os.fstat(log.fileno()).st_size < log.tell()
+
+
+def _feed(registry: WorkerRegistry, line: str) -> None:
+    """One line; a failing callback is logged, and following goes on."""
+    try:
+        registry.feed(line)
+    except Exception:
+        logger.exception("while reading a livekit-server log line: %s", line[:200])
 
 
 def age(at: float | None) -> float | None:

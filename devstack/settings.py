@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
 
 DEFAULT_AGENT_NAME = "devstack-agent"
+REPO_ROOT = Path(__file__).resolve().parents[1]
 Mode = Literal["loopback", "openai"]
 # Fields whose empty value means something (an unnamed worker); for every other field an
 # empty `VAR=` line means "use the default", the way .env.example leaves optional ones.
@@ -117,7 +118,10 @@ class Settings(BaseSettings):
 
     @property
     def state_dir(self) -> Path:
-        return Path(self.devstack_state_dir)
+        """DEVSTACK_STATE_DIR; a relative one is the repository's, as scripts/livekit-server
+        resolves it, so `devstack doctor` run from another folder reads the same log."""
+        path = Path(self.devstack_state_dir)
+        return path if path.is_absolute() else REPO_ROOT / path
 
     @property
     def server_log_path(self) -> Path:

@@ -3,8 +3,10 @@ is the only place to learn whether a worker runs and under which agent name."""
 
 from __future__ import annotations
 
-import json
+import asyncio
 from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -43,22 +45,29 @@ async def fetch_worker_status(url: str, timeout: float = 2.0) -> WorkerStatus:
     )
     try:
         body = info.json()
-    except json.JSONDecodeError:
-        status.detail = f"{base}/worker did not answer JSON: is this a livekit-agents worker?"
-        return status
-    # Protobuf JSON leaves out default values: a missing agent_name is an unnamed worker.
-    status.agent_name = body.get("agent_name", "")
-    status.active_jobs = int(body.get("active_jobs", 0))
-    status.load = float(body.get("worker_load", 0.0))
+        # Protobuf JSON leaves out default values: a missing agent_name is an unnamed worker.
+        status.agent_name = str(body.get("agent_name", ""))
+        status.active_jobs = int(body.get("active_jobs") or 0)
+        status.load = float(body.get("worker_load") or 0.0)
+    except (ValueError, TypeError, AttributeError):
+        status.detail = (
+            f"{base}/worker did not answer a worker's JSON: is this a livekit-agents worker?"
+        )
     return status
+
+
+async def pool_statuses(state_dir: Path) -> list[tuple[dict[str, Any], WorkerStatus]]:
+    """Every worker of the stack's pool (DEVSTACK_STATE_DIR/workers) with its health."""
+    pool = read_states(state_dir, WORKERS)
+    statuses = await asyncio.gather(*(fetch_worker_status(w["health_url"]) for w in pool))
+    return list(zip(pool, statuses, strict=True))
 
 
 async def default_agent_name(settings: Settings) -> str:
     """The name to dispatch when none is given: LIVEKIT_AGENT_NAME, or, when the stack runs
     your own agent file (AGENT_FILE), the name that worker registered with."""
     if settings.agent_file:
-        for worker in read_states(settings.state_dir, WORKERS):
-            status = await fetch_worker_status(worker["health_url"])
+        for _, status in await pool_statuses(settings.state_dir):
             if status.reachable and status.agent_name:
                 return status.agent_name
     return settings.livekit_agent_name

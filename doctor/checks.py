@@ -140,10 +140,23 @@ def _probe(f: Facts) -> tuple[str, Status] | None:
     return f"dispatched {name_of(f.ev.agent_name)} into {p.room}: {p.detail}", "fail"
 
 
+def _pool(f: Facts) -> tuple[str, Status] | None:
+    if len(f.ev.pool) < 2:
+        return None  # one worker is the worker line
+    listing = "; ".join(
+        f"{w['name']} {name_of(w['agent_name'])} {count(w['active_jobs'], 'job')} load {w['load']:.2f}"
+        if w["reachable"]
+        else f"{w['name']} not answering"
+        for w in f.ev.pool
+    )
+    return listing, "pass" if all(w["reachable"] for w in f.ev.pool) else "fail"
+
+
 TOPICS: list[tuple[str, str, Callable[[Facts], tuple[str, Status] | None]]] = [
     ("server", "server", _server),
     ("keys", "API keys", _keys),
     ("worker", "worker", _worker),
+    ("pool", "workers", _pool),
     ("names", "agent name", _names),
     ("token_names", "token's agents", _token_names),
     ("token", "token", _token),

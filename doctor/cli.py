@@ -94,6 +94,8 @@ def render(d: Diagnosis, header: str) -> str:
 def run_doctor(args: argparse.Namespace, settings: Settings) -> int:
     if args.agent_name is None:
         args.agent_name = asyncio.run(default_agent_name(settings))
+    # The stack's own state (its server's log, its pool) describes its own server only.
+    local = args.url == settings.livekit_url
     target = Target(
         url=args.url,
         api_key=args.api_key,
@@ -104,9 +106,8 @@ def run_doctor(args: argparse.Namespace, settings: Settings) -> int:
         token=args.token,
         probe=args.probe,
         probe_timeout=args.probe_timeout,
-        # The stack's own server log describes the stack's own server, not another URL.
-        server_log=args.server_log
-        or (settings.server_log_path if args.url == settings.livekit_url else None),
+        server_log=args.server_log or (settings.server_log_path if local else None),
+        state_dir=settings.state_dir if local else None,
     )
     result = diagnose(asyncio.run(gather(target)), args.load_threshold)
     if args.json:

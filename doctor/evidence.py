@@ -18,7 +18,7 @@ from devstack.rooms import agent_name_of, dispatch_age, find_room, room_state
 from devstack.server_log import read_registry
 from devstack.settings import http_url
 from devstack.tokens import admin_token
-from devstack.worker_health import WorkerStatus, fetch_worker_status
+from devstack.worker_health import WorkerStatus, fetch_worker_status, pool_statuses
 from doctor.probe import ProbeFacts, run_probe
 from doctor.token_report import TokenReport, analyze_token
 
@@ -38,6 +38,8 @@ class Target:
     probe_timeout: float = 10.0
     # The server's log (the stack's own server): which workers are registered with it.
     server_log: Path | None = None
+    # The stack's state directory: the workers of its pool, by their health servers.
+    state_dir: Path | None = None
 
 
 @dataclass
@@ -80,6 +82,8 @@ class Evidence:
     # agent name -> ids of the workers registered under it, from the server's log; None
     # when the log is not at hand (a remote deployment).
     registered: dict[str, list[str]] | None = None
+    # Every worker of the stack's pool: name, health URL, agent name, load, jobs.
+    pool: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -91,6 +95,7 @@ class Evidence:
             "room": asdict(self.room) if self.room else None,
             "probe": asdict(self.probe) if self.probe else None,
             "registered": self.registered,
+            "pool": self.pool,
         }
 
     @classmethod
@@ -113,6 +118,7 @@ class Evidence:
             else None,
             probe=ProbeFacts(**d["probe"]) if d.get("probe") else None,
             registered=d.get("registered"),
+            pool=d.get("pool", []),
         )
 
 
@@ -196,6 +202,11 @@ async def gather(target: Target) -> Evidence:
         evidence.registered = {
             name: [w.worker_id for w in registry.named(name)] for name in registry.agent_names()
         }
+    if target.state_dir is not None:
+        evidence.pool = [
+            {"name": w["name"], **status.to_dict()}
+            for w, status in await pool_statuses(target.state_dir)
+        ]
     if server.auth != "ok":
         return evidence
     async with api_client(target.url, target.api_key, target.api_secret) as lk:

@@ -18,11 +18,13 @@ from devstack.livekit import settings_client
 from devstack.server_log import WorkerRegistry, follow
 from devstack.settings import Settings
 from proxy.delivery import DeliveryWatcher
+from proxy.delivery_upkeep import sweep
 from proxy.dispatcher import Dispatcher
 from proxy.errors import ERROR_RESPONSES, install_error_handlers
 from proxy.metrics import DeliveryMetrics
 from proxy.models import ROOM_SCHEMA
 from proxy.routes import (
+    agents,
     connection_details,
     delivery,
     dispatch,
@@ -52,7 +54,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.dispatcher = Dispatcher(lk, watcher)
         background = [
             asyncio.create_task(follow(settings.server_log_path, registry)),
-            asyncio.create_task(watcher.sweep()),
+            asyncio.create_task(sweep(watcher)),
         ]
         logger.info(
             "proxy for %s, expecting agent_name=%r, worker health at %s, workers from %s, "
@@ -89,7 +91,8 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.add_middleware(HostGuard, hosts=allowed_hosts(settings), origins=frozenset(origins))
     install_error_handlers(app, settings.livekit_url)
-    for module in (tokens, connection_details, dispatch, rooms, status, delivery, webhooks, page):
+    routers = (tokens, connection_details, dispatch, agents, rooms, status, delivery, webhooks)
+    for module in (*routers, page):
         app.include_router(module.router)
     document_room_path(app)
     return app

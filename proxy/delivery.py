@@ -17,62 +17,26 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import deque
-from dataclasses import asdict, dataclass
-from typing import Any, Literal
+import weakref
+from collections.abc import Coroutine
+from typing import Any
 
+import aiohttp
 from livekit import api
 
-from devstack.rooms import AGENT_KIND, AGENT_NAME_ATTRIBUTES, AGENT_WAIT_SECONDS
+from devstack.rooms import AGENT_KIND, agent_name_of
 from devstack.server_log import RegisteredWorker, WorkerRegistry
+from proxy.deliveries import (
+    BACKOFF_SECONDS,
+    ENDED_ON_PURPOSE,
+    MAX_REDISPATCHES,
+    Delivery,
+    EventLog,
+    reason_name,
+)
 from proxy.metrics import DeliveryMetrics
 
 logger = logging.getLogger("devstack.proxy.delivery")
-Reason = api.DisconnectReason
-# Why an agent may leave without being replaced: it ended its job, someone removed it, the
-# room ended, or a newer connection of the same identity took its place.
-ENDED_ON_PURPOSE = {
-    Reason.CLIENT_INITIATED,
-    Reason.PARTICIPANT_REMOVED,
-    Reason.ROOM_DELETED,
-    Reason.ROOM_CLOSED,
-    Reason.DUPLICATE_IDENTITY,
-    Reason.SERVER_SHUTDOWN,
-    Reason.MIGRATION,
-}
-MAX_REDISPATCHES = 5  # per room and agent name
-BACKOFF_SECONDS = (0.0, 1.0, 2.0, 4.0, 8.0)  # before re-dispatch 1, 2, 3, ...
-EVENTS_KEPT = 200
-State = Literal["pending", "waiting_for_worker", "joined", "ended", "lost"]
-
-
-@dataclass
-class Delivery:
-    room: str
-    agent_name: str
-    source: str  # "explicit" | "token"
-    dispatch_id: str
-    metadata: str
-    requested_at: float
-    state: State = "pending"
-    agent_identity: str = ""
-    redispatches: int = 0
-    warned: bool = False
-
-
-@dataclass
-class Event:
-    at: float
-    room: str
-    agent_name: str
-    kind: str
-    message: str
-
-
-def agent_name_in(p: api.ParticipantInfo) -> str | None:
-    if p.kind != AGENT_KIND:
-        return None
-    return next((p.attributes[k] for k in AGENT_NAME_ATTRIBUTES if k in p.attributes), "")
 
 
 class DeliveryWatcher:
@@ -83,17 +47,30 @@ class DeliveryWatcher:
         metrics: DeliveryMetrics,
         enabled: bool,
     ) -> None:
-        self._lk = lk
+        self.lk = lk
         self.registry = registry
         self.metrics = metrics
         self.enabled = enabled
         self.deliveries: dict[tuple[str, str], Delivery] = {}
         self.joined: dict[str, str] = {}  # dispatch id -> the agent that joined for it
         # (room, identity) -> [(agent name, metadata)] of tokens minted with a room config
-        self._tokens: dict[tuple[str, str], list[tuple[str, str]]] = {}
-        self.events: deque[Event] = deque(maxlen=EVENTS_KEPT)
+        self.tokens: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        self.events = EventLog()
         self._tasks: set[asyncio.Task[None]] = set()
+        # One lock per room and agent name, shared with the Dispatcher: the watcher and a
+        # user's request never replace the same dispatch at once.
+        self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+        # Agents that joined before their dispatch was tracked (a token's dispatch is
+        # adopted only after the server listed it): (room, name) -> (identity, when).
+        self.early: dict[tuple[str, str], tuple[str, float]] = {}
+        self.token_times: dict[tuple[str, str], float] = {}
         registry.on_registered.append(self._on_registered)
+        registry.on_never_connected.append(self._on_never_connected)
+
+    def lock(self, room: str, agent_name: str) -> asyncio.Lock:
+        return self._locks.setdefault((room, agent_name), asyncio.Lock())
 
     # --- what the proxy tells it ------------------------------------------------------
 
@@ -118,36 +95,46 @@ class DeliveryWatcher:
             )
         else:
             self._event(d, "dispatched", f"{source} dispatch {dispatch_id}")
+        if (early := self.early.pop((room, agent_name), None)) is not None:
+            self.agent_joined(room, agent_name, early[0])
 
     def expect_token(self, room: str, identity: str, agents: list[tuple[str, str]]) -> None:
         """A token the proxy minted with a room config: follow the dispatches the server makes
         from it when this participant's join creates the room (none if the room existed)."""
-        self._tokens[(room, identity)] = agents
+        self.tokens[(room, identity)] = agents
+        self.token_times[(room, identity)] = time.time()
+
+    def forget(self, room: str, agent_name: str) -> None:
+        """The stack itself lets this agent go (a switch): its leaving is not a loss."""
+        if (d := self.deliveries.pop((room, agent_name), None)) is not None:
+            self._event(d, "released", f"{agent_name} is let go on purpose; not followed")
 
     # --- what the server tells it -----------------------------------------------------
 
     async def on_webhook(self, event: api.WebhookEvent) -> None:
         room, p = event.room.name, event.participant
         if event.event == "participant_joined":
-            name = agent_name_in(p)
+            name = agent_name_of(p)
             if name is not None:
-                self._agent_joined(room, name, p.identity)
+                self.agent_joined(room, name, p.identity)
             else:
-                for agent_name, metadata in self._tokens.pop((room, p.identity), []):
+                for agent_name, metadata in self.tokens.pop((room, p.identity), []):
                     await self._adopt_token_dispatch(room, agent_name, metadata)
         elif event.event in ("participant_left", "participant_connection_aborted"):
-            name = agent_name_in(p)
+            name = agent_name_of(p)
             if name is not None:
                 await self._agent_left(room, name, p)
         elif event.event == "room_finished":
-            for key in [k for k in self.deliveries if k[0] == room]:
-                self.deliveries.pop(key)
-            for key in [k for k in self._tokens if k[0] == room]:
-                self._tokens.pop(key)
+            for table in (self.deliveries, self.tokens, self.token_times, self.early):
+                for key in [k for k in table if k[0] == room]:
+                    table.pop(key)
 
-    def _agent_joined(self, room: str, name: str, identity: str) -> None:
+    def agent_joined(self, room: str, name: str, identity: str) -> None:
         d = self.deliveries.get((room, name))
-        if d is None or d.state == "joined":
+        if d is None:
+            self.early[(room, name)] = (identity, time.time())
+            return
+        if d.state == "joined":
             return
         d.state, d.agent_identity = "joined", identity
         self.joined[d.dispatch_id] = identity
@@ -159,7 +146,7 @@ class DeliveryWatcher:
         )
 
     async def _adopt_token_dispatch(self, room: str, agent_name: str, metadata: str) -> None:
-        dispatches = await self._lk.agent_dispatch.list_dispatch(room)
+        dispatches = await self.lk.agent_dispatch.list_dispatch(room)
         made = [x for x in dispatches if x.agent_name == agent_name]
         if not made:
             # The room existed before this join: the server ignored the token's room config.
@@ -173,7 +160,7 @@ class DeliveryWatcher:
         d = self.deliveries.get((room, name))
         if d is None or d.agent_identity != p.identity:
             return
-        why = Reason.Name(p.disconnect_reason)
+        why = reason_name(p.disconnect_reason)
         if p.disconnect_reason in ENDED_ON_PURPOSE:
             d.state = "ended"
             self._event(d, "agent left", f"{p.identity} left on purpose ({why}): not replaced")
@@ -194,6 +181,7 @@ class DeliveryWatcher:
                 d, "waiting", f"no worker named {name!r} registered yet; replacing when one does"
             )
             return
+        d.state = "redispatching"  # one re-dispatch at a time, whatever else arrives
         self._spawn(self._redispatch(d, "agent lost"))
 
     def _on_registered(self, worker: RegisteredWorker) -> None:
@@ -201,6 +189,7 @@ class DeliveryWatcher:
             if d.agent_name != worker.agent_name or d.state != "waiting_for_worker":
                 continue
             if self.enabled:
+                d.state = "redispatching"  # a pool registering twice re-issues it once
                 self._spawn(self._redispatch(d, "worker registered"))
             else:
                 self.metrics.lost.labels(reason="no_worker_at_dispatch").inc()
@@ -212,6 +201,29 @@ class DeliveryWatcher:
                     "it and the server never retries it (AGENT_REDISPATCH=off)",
                 )
 
+    def _on_never_connected(self, room: str, identity: str) -> None:
+        for d in list(self.deliveries.values()):
+            if d.room == room and d.state == "pending":
+                self._spawn(self._job_failed(d, identity))
+
+    async def _job_failed(self, d: Delivery, identity: str) -> None:
+        """Under load an agent's connection can time out before it ever joins (a burst on a
+        small machine): the server drops the participant and keeps the dispatch, and no
+        webhook says so. Re-issue it if the failed participant was this dispatch's agent."""
+        dispatches = await self.lk.agent_dispatch.list_dispatch(d.room)
+        mine = next((x for x in dispatches if x.id == d.dispatch_id), None)
+        if mine is None or d.state != "pending":
+            return
+        if not any(j.state.participant_identity == identity for j in mine.state.jobs):
+            return
+        self._event(d, "agent lost", f"{identity} never connected; the server dropped it")
+        if not self.enabled:
+            d.state = "lost"
+            self.metrics.lost.labels(reason="never_connected").inc()
+            return
+        d.state = "redispatching"
+        await self._redispatch(d, "agent never connected")
+
     # --- what it does -----------------------------------------------------------------
 
     async def _redispatch(self, d: Delivery, reason: str) -> None:
@@ -221,20 +233,24 @@ class DeliveryWatcher:
             self._event(d, "gave up", f"{MAX_REDISPATCHES} re-dispatches already; {reason}")
             return
         await asyncio.sleep(BACKOFF_SECONDS[min(d.redispatches, len(BACKOFF_SECONDS) - 1)])
-        if self.deliveries.get((d.room, d.agent_name)) is not d or d.state == "joined":
-            return  # the room ended, or an agent came after all
-        old = d.dispatch_id
-        created = await self._lk.agent_dispatch.create_dispatch(
-            api.CreateAgentDispatchRequest(
-                agent_name=d.agent_name, room=d.room, metadata=d.metadata
+        async with self.lock(d.room, d.agent_name):
+            if self.deliveries.get((d.room, d.agent_name)) is not d or d.state == "joined":
+                return  # the room ended, a user dispatched again, or an agent came after all
+            old = d.dispatch_id
+            created = await self.lk.agent_dispatch.create_dispatch(
+                api.CreateAgentDispatchRequest(
+                    agent_name=d.agent_name, room=d.room, metadata=d.metadata
+                )
             )
-        )
-        with contextlib.suppress(api.TwirpError):  # gone with its job: the new one counts
-            await self._lk.agent_dispatch.delete_dispatch(old, d.room)
-        d.redispatches += 1
-        d.dispatch_id, d.state, d.agent_identity = created.id, "pending", ""
-        if reason == "agent lost":
-            d.requested_at = time.time()  # the user waits again from now
+            # Recorded before anything else is awaited: its agent's join may come any moment.
+            d.redispatches += 1
+            d.dispatch_id = created.id
+            if d.state != "joined":
+                d.state, d.agent_identity = "pending", ""
+            if reason == "agent lost":
+                d.requested_at = time.time()  # the user waits again from now
+            with contextlib.suppress(api.TwirpError):  # gone with its job: the new one counts
+                await self.lk.agent_dispatch.delete_dispatch(old, d.room)
         self.metrics.redispatched.labels(reason=reason.replace(" ", "_")).inc()
         self._event(
             d,
@@ -244,29 +260,12 @@ class DeliveryWatcher:
 
     async def _people_in(self, room: str) -> int:
         try:
-            listing = await self._lk.room.list_participants(api.ListParticipantsRequest(room=room))
-        except api.TwirpError:
+            listing = await self.lk.room.list_participants(api.ListParticipantsRequest(room=room))
+        except (api.TwirpError, aiohttp.ClientError, TimeoutError):
             return 0
         return sum(1 for p in listing.participants if p.kind != AGENT_KIND)
 
-    async def sweep(self) -> None:
-        """Warn once about a dispatch that brought no agent within a front end's patience."""
-        while True:
-            now = time.time()
-            for d in list(self.deliveries.values()):
-                late = now - d.requested_at >= AGENT_WAIT_SECONDS
-                if d.state in ("pending", "waiting_for_worker") and not d.warned and late:
-                    d.warned = True
-                    self._event(
-                        d,
-                        "no agent yet",
-                        f"no agent {AGENT_WAIT_SECONDS:.0f} s after {d.dispatch_id} "
-                        f"({d.state}); front ends give up now. Is a worker named "
-                        f"{d.agent_name!r} registered on this server? (GET /api/health)",
-                    )
-            await asyncio.sleep(1)
-
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._done)
@@ -277,30 +276,7 @@ class DeliveryWatcher:
             logger.error("delivery action failed: %r", task.exception())
 
     def _event(self, d: Delivery, kind: str, message: str) -> None:
-        self.events.append(Event(time.time(), d.room, d.agent_name, kind, message))
-        level = (
-            logging.WARNING if kind in ("agent lost", "gave up", "no agent yet") else logging.INFO
-        )
-        logger.log(
-            level,
-            "%s: room=%s agent_name=%s dispatch_id=%s %s",
-            kind,
-            d.room,
-            d.agent_name,
-            d.dispatch_id,
-            message,
-        )
-
-    def snapshot(self, room: str | None = None) -> dict[str, Any]:
-        """What the page and GET /api/delivery show."""
-        return {
-            "redispatch": "on" if self.enabled else "off",
-            "counters": self.metrics.totals(),
-            "deliveries": [
-                asdict(d) for d in self.deliveries.values() if room is None or d.room == room
-            ],
-            "events": [asdict(e) for e in self.events if room is None or e.room == room],
-        }
+        self.events.add(d, kind, message)
 
     async def aclose(self) -> None:
         for task in list(self._tasks):

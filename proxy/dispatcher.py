@@ -7,9 +7,8 @@ one, look at the room: an agent of that name in it, or a dispatch still on its w
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import logging
-import weakref
 from dataclasses import dataclass
 
 from livekit import api
@@ -34,22 +33,24 @@ class Dispatcher:
 
     def __init__(self, lk: api.LiveKitAPI, watcher: DeliveryWatcher) -> None:
         self._lk = lk
-        # Weak: a lock lives only while a request holds it, so rooms do not pile up.
-        self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = (
-            weakref.WeakValueDictionary()
-        )
         self.watcher = watcher
 
     async def ensure(self, room: str, agent_name: str, metadata: str) -> DispatchOutcome:
         """Return the live dispatch of `agent_name` in `room`, creating one only when needed."""
-        # Two clicks on "connect" arrive together: serialize per room and agent name.
-        lock = self._locks.setdefault((room, agent_name), asyncio.Lock())
-        async with lock:
+        # Two clicks on "connect" arrive together, or the watcher re-issues this very
+        # dispatch: serialize per room and agent name, with the watcher's own lock.
+        async with self.watcher.lock(room, agent_name):
             return await self._ensure(room, agent_name, metadata)
 
     def _pending(self, d: api.AgentDispatch) -> bool:
         """On its way: young, and its agent has not been seen joining (and leaving) yet."""
-        return d.id not in self.watcher.joined and dispatch_age(d) < UNTAKEN_AFTER_SECONDS
+        if d.id in self.watcher.joined:
+            return False
+        followed = self.watcher.deliveries.get((d.room, d.agent_name))
+        if followed and followed.dispatch_id == d.id and followed.state != "joined":
+            # The watcher follows it: on its way, or re-issued when a worker registers.
+            return followed.state in ("pending", "waiting_for_worker", "redispatching")
+        return dispatch_age(d) < UNTAKEN_AFTER_SECONDS
 
     async def _ensure(self, room: str, agent_name: str, metadata: str) -> DispatchOutcome:
         room_existed = await find_room(self._lk, room) is not None
@@ -86,7 +87,8 @@ class Dispatcher:
             message += f" again: the earlier dispatch {replaced} has no agent in the room ({why})"
             # The old dispatches will never produce an agent; keep the room's list honest.
             for d in stale:
-                await self._lk.agent_dispatch.delete_dispatch(d.id, room)
+                with contextlib.suppress(api.TwirpError):  # the watcher may have removed it
+                    await self._lk.agent_dispatch.delete_dispatch(d.id, room)
         logger.info(
             "dispatch created: room=%s agent_name=%s dispatch_id=%s room_existed=%s replaced=%s",
             room,

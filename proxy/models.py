@@ -261,3 +261,23 @@ class DiagnoseRequest(_Request):
         False,
         description="Dispatch into a throw-away room and time the join (launches one short-lived agent)",
     )
+
+
+class SwitchRequest(_Request):
+    room: str = Field(
+        description="The live room", examples=["test-room"], json_schema_extra=ROOM_SCHEMA
+    )
+    agent_name: str = Field(
+        description="The agent to bring in: a name a worker has registered",
+        json_schema_extra=AGENT_NAME_SCHEMA,
+    )
+    from_agent_name: str | None = Field(
+        None,
+        description="The agent to let go; default every other agent in the room",
+        json_schema_extra=AGENT_NAME_SCHEMA,
+    )
+
+    @field_validator("from_agent_name")
+    @classmethod
+    def _from(cls, value: str | None) -> str | None:
+        return None if value is None else check_agent_name(value)

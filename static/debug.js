@@ -11,7 +11,7 @@ const MODE_HELP = {
 };
 
 // Automation contract: tests read these.
-const devstack = { log: [], state: "idle", agentLevelPeak: 0, micLevelPeak: 0, room: null, diagnosis: null, delivery: null };
+const devstack = { log: [], state: "idle", agentLevelPeak: 0, micLevelPeak: 0, room: null, diagnosis: null, delivery: null, agents: [] };
 window.devstack = devstack;
 
 let room = null;
@@ -115,7 +115,7 @@ function renderWorkers(health) {
   const registered = (health.registered || {}).workers || [];
   for (const w of pool) {
     const li = document.createElement("li");
-    li.textContent = `${w.name}: ${w.reachable ? `"${w.agent_name}", ${w.active_jobs} jobs, load ${w.load.toFixed(2)}` : "not answering"} (${w.url})`;
+    li.textContent = `${w.name}: ${w.reachable ? `"${w.agent_name}", ${w.active_jobs} jobs, load ${Number(w.load || 0).toFixed(2)}` : "not answering"} (${w.url})`;
     list.append(li);
   }
   const mine = new Set(pool.map((w) => w.agent_name));
@@ -129,6 +129,64 @@ function renderWorkers(health) {
 
 const seenEvents = new Set();
 let sessionStartedEpoch = 0; // watcher events from before this Connect are an earlier session's
+
+// ---- the agent selector: every registered agent, live ---------------------------------
+
+let registeredAgents = null; // null: unknown (no server log), else the names
+
+async function refreshAgents() {
+  let data;
+  try {
+    data = await api("/api/agents");
+  } catch {
+    return;
+  }
+  registeredAgents = data.known ? data.agents.map((a) => a.agent_name) : null;
+  devstack.agents = data.agents;
+  const list = $("agent-list");
+  list.replaceChildren(...data.agents.map((a) => {
+    const option = document.createElement("option");
+    option.value = a.agent_name;
+    option.label = `${a.agent_name} (${a.workers.length} worker${a.workers.length === 1 ? "" : "s"}${a.started_by_stack ? "" : ", not started by the stack"})`;
+    return option;
+  }));
+  markRegistered();
+}
+
+function markRegistered() {
+  const name = $("agent-name").value.trim();
+  const mark = $("agent-registered");
+  if (registeredAgents === null || $("mode").value === "automatic") {
+    mark.textContent = "";
+  } else if (registeredAgents.includes(name)) {
+    mark.textContent = "registered";
+    mark.className = "mark-registered ok";
+  } else {
+    // Kept possible on purpose: a name no worker has is the mismatch this page reproduces.
+    mark.textContent = "not registered";
+    mark.className = "mark-registered bad";
+  }
+}
+
+async function addAgent(switching) {
+  const roomName = room?.name || $("room").value.trim(); // the room joined, not the form's
+  const other = $("other-agent").value.trim();
+  if (!room || !other) return;
+  const path = switching ? "/api/switch-agent" : "/api/dispatch-agent";
+  log(switching ? "switch requested" : "agent added", `${path} agent "${other}"`);
+  try {
+    const d = await api(path, { room: roomName, agent_name: other });
+    if (switching) {
+      log("switched", `${d.from.join(", ") || "nobody"} -> ${d.to}: ${d.to} joined ${d.joined_after_ms} ms after the request; removed ${d.removed_dispatch_ids.join(", ") || "no dispatch"}`, "ok");
+      $("agent-name").value = other;
+      markRegistered();
+    } else {
+      log("dispatch created", `${d.dispatch_id}: ${d.message}`, "ok");
+    }
+  } catch (err) {
+    log(switching ? "switch refused" : "dispatch failed", `${err.message} ${err.hint || ""}`, "bad");
+  }
+}
 
 async function refreshDelivery(roomName) {
   let d;
@@ -171,7 +229,10 @@ function renderParticipants() {
     const li = document.createElement("li");
     const agent = p.isAgent;
     li.innerHTML = `<div class="who"><span class="id"></span><span class="badge ${agent ? "agent" : ""}">${agent ? "AGENT" : "STANDARD"}</span></div><div class="attrs"></div><div class="tracks"></div>`;
-    li.querySelector(".id").textContent = p.identity + (p === room.localParticipant ? " (you)" : "");
+    const name = agent ? (p.attributes?.["lk.agent.name"] ?? p.attributes?.["lk.agent_name"] ?? "") : "";
+    const agentState = agent ? p.attributes?.["lk.agent.state"] || "joining" : "";
+    li.dataset.agentName = name;
+    li.querySelector(".id").textContent = p.identity + (p === room.localParticipant ? " (you)" : "") + (agent ? ` · ${name || "unnamed"} · ${agentState}` : "");
     const attrs = Object.entries(p.attributes || {}).sort().map(([k, v]) => `${k}=${v === "" ? '""' : v}`);
     li.querySelector(".attrs").textContent = attrs.join("\n") || "no attributes";
     const tracks = [...p.trackPublications.values()].map((t) => `${t.source}${t.isMuted ? " (muted)" : ""}${t.isSubscribed === false ? " (not subscribed)" : ""}`);
@@ -306,6 +367,7 @@ async function connect(event) {
   }
   log("connected", `${details.server_url} room sid ${await room.getSid()}`, "ok");
   $("chat-input").disabled = $("chat-send").disabled = false;
+  $("add-agent").disabled = $("switch-agent").disabled = false;
   renderParticipants();
   setState("waiting");
   waitTimer = setTimeout(() => onTimeout(roomName, agentName, timeoutS), timeoutS * 1000);
@@ -390,6 +452,7 @@ function cleanup() {
   meters = [];
   $("audio-elements").replaceChildren();
   $("chat-input").disabled = $("chat-send").disabled = true;
+  $("add-agent").disabled = $("switch-agent").disabled = true;
   room = null;
   devstack.room = null;
   renderParticipants();
@@ -440,18 +503,24 @@ async function init() {
   $("mode").value = params.get("mode") ?? (config.agent_name ? "explicit" : "automatic");
   $("timeout").value = params.get("timeout") ?? config.agent_wait_timeout;
   $("mode-help").textContent = MODE_HELP[$("mode").value];
-  $("mode").addEventListener("change", () => { $("mode-help").textContent = MODE_HELP[$("mode").value]; });
+  $("mode").addEventListener("change", () => { $("mode-help").textContent = MODE_HELP[$("mode").value]; markRegistered(); });
   $("connect-form").addEventListener("submit", connect);
   $("disconnect").addEventListener("click", disconnect);
   $("chat-form").addEventListener("submit", sendChat);
   $("copy-log").addEventListener("click", copyLog);
+  $("agent-name").addEventListener("input", markRegistered);
+  $("add-agent").addEventListener("click", () => addAgent(false));
+  $("switch-agent").addEventListener("click", () => addAgent(true));
   $("probe").addEventListener("click", () => showDiagnosis($("room").value.trim(), $("agent-name").value.trim(), true));
   setState("idle");
   await refreshStatus();
+  await refreshAgents();
   await refreshDelivery(null);
+  // The list follows workers as they register and go.
+  setInterval(refreshAgents, 1000);
   setInterval(refreshStatus, 5000);
   // While connected, the watcher's events for this room join the event log within a second.
-  setInterval(() => { if (room) refreshDelivery($("room").value.trim()); }, 1000);
+  setInterval(() => { if (room) refreshDelivery(room.name); }, 1000);
 }
 
 init();

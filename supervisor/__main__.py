@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -23,7 +22,9 @@ from devstack.state import PROCESSES, process_name, remove_state, write_state
 FIRST_BACKOFF = 1.0
 MAX_BACKOFF = 30.0
 STABLE_AFTER = 30.0  # a run this long resets the backoff
-STOP_GRACE = 10.0
+# honcho SIGKILLs what is still running 5 s after its SIGTERM; the group must be gone first.
+STOP_GRACE = 4.0
+TICK = 0.1
 
 
 def say(name: str, message: str) -> None:
@@ -39,7 +40,8 @@ def describe_exit(code: int) -> str:
 class Supervisor:
     def __init__(self, name: str, command: list[str], state_dir: Path) -> None:
         self.name, self.command, self.state_dir = name, command, state_dir
-        self.stopping = threading.Event()
+        # A plain flag: a signal handler must not take a lock the main thread may hold.
+        self.stopping = False
         self.child: subprocess.Popen[bytes] | None = None
         self.restarts = 0
 
@@ -62,20 +64,26 @@ class Supervisor:
 
     def stop(self, signum: int, _frame: object) -> None:
         """Stop the child's whole group: the worker's job processes, the server's container."""
-        self.stopping.set()
+        self.stopping = True
+        self._signal_child(signal.SIGINT if signum == signal.SIGINT else signal.SIGTERM)
+
+    def _signal_child(self, sig: int) -> None:
         if self.child and self.child.poll() is None:
-            os.killpg(self.child.pid, signal.SIGTERM if signum != signal.SIGINT else signum)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.child.pid, sig)
 
     def run(self) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, self.stop)
         backoff = FIRST_BACKOFF
-        while not self.stopping.is_set():
+        while not self.stopping:
             started = time.monotonic()
             self.child = subprocess.Popen(self.command, start_new_session=True)
+            if self.stopping:  # the stop came while the child was being started
+                self._signal_child(signal.SIGTERM)
             self.state("running")
             code = self._wait()
-            if self.stopping.is_set():
+            if self.stopping:
                 break
             self._kill_group()
             if time.monotonic() - started >= STABLE_AFTER:
@@ -83,12 +91,19 @@ class Supervisor:
             self.restarts += 1
             say(self.name, f"{describe_exit(code)}; restart {self.restarts} in {backoff:.0f} s")
             self.state("restarting", last_exit=describe_exit(code), next_start_in=backoff)
-            if self.stopping.wait(backoff):
+            if self._sleep(backoff):
                 break
             backoff = min(backoff * 2, MAX_BACKOFF)
         self._reap()
         remove_state(self.state_dir, PROCESSES, self.name)
         return 0
+
+    def _sleep(self, seconds: float) -> bool:
+        """Sleep up to `seconds`; True when a stop came meanwhile."""
+        deadline = time.monotonic() + seconds
+        while not self.stopping and time.monotonic() < deadline:
+            time.sleep(TICK)
+        return self.stopping
 
     def _wait(self) -> int:
         assert self.child is not None

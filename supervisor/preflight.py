@@ -5,6 +5,7 @@ own leftover container, whose launcher is gone, is removed on the spot."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import sys
@@ -69,25 +70,21 @@ def owner(port: Port) -> str | None:
             continue
         if kind == "tcp" and conn.status != psutil.CONN_LISTEN:
             continue
+        command = "?"
+        if conn.pid is not None:
+            with contextlib.suppress(psutil.Error):
+                proc = psutil.Process(conn.pid)
+                command = " ".join(proc.cmdline())[:120] or proc.name()
+        # A container of ours first: its server may run as a user this one cannot see.
+        ours = [
+            n
+            for n in _docker("ps", "--format", "{{.Names}}").split()
+            if n.startswith(CONTAINER_PREFIX)
+        ]
+        if ours and (conn.pid is None or "livekit-server" in command):
+            return f"container {ours[0]} (a livekit-server of this stack): docker rm -f {ours[0]}"
         if conn.pid is None:
             return "a process this user cannot see (try: sudo ss -lptun)"
-        try:
-            proc = psutil.Process(conn.pid)
-            command = " ".join(proc.cmdline())[:120] or proc.name()
-        except psutil.Error:
-            command = "?"
-        container = next(
-            (
-                n
-                for n in _docker("ps", "--format", "{{.Names}}").split()
-                if n.startswith(CONTAINER_PREFIX)
-            ),
-            None,
-        )
-        if container and "livekit-server" in command:
-            return (
-                f"container {container} (a livekit-server of this stack): docker rm -f {container}"
-            )
         return f"pid {conn.pid} ({command}): kill {conn.pid}"
     return None
 

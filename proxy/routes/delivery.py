@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from proxy.delivery_upkeep import snapshot
 from proxy.deps import WatcherDep
 
 router = APIRouter(tags=["delivery"])
@@ -17,7 +18,7 @@ router = APIRouter(tags=["delivery"])
 async def delivery(watcher: WatcherDep, room: str | None = None) -> dict[str, Any]:
     """Tracked dispatches (pending, waiting for a worker, joined, lost), the watcher's
     events and its counters; `room` narrows both to one room."""
-    return watcher.snapshot(room)
+    return snapshot(watcher, room)
 
 
 @router.get("/metrics", response_class=Response)

@@ -3,7 +3,6 @@ the agent not join (the same engine as `devstack doctor`)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -12,8 +11,8 @@ from fastapi import APIRouter, Request
 from livekit import api
 
 from devstack.rooms import AGENT_WAIT_SECONDS
-from devstack.state import PROCESSES, WORKERS, read_states
-from devstack.worker_health import default_agent_name, fetch_worker_status
+from devstack.state import PROCESSES, read_states
+from devstack.worker_health import default_agent_name, fetch_worker_status, pool_statuses
 from doctor.diagnose import diagnose
 from doctor.evidence import Target, gather
 from proxy.deps import LiveKit, SettingsDep
@@ -43,8 +42,7 @@ async def health(request: Request, lk: LiveKit, settings: SettingsDep) -> dict[s
     expected = await default_agent_name(settings)
     registry = request.app.state.registry
     known = registry.server_started_at is not None
-    pool = read_states(settings.state_dir, WORKERS)
-    statuses = await asyncio.gather(*(fetch_worker_status(w["health_url"]) for w in pool))
+    pool = await pool_statuses(settings.state_dir)
     return {
         "livekit": server,
         "worker": worker.to_dict(),
@@ -60,7 +58,7 @@ async def health(request: Request, lk: LiveKit, settings: SettingsDep) -> dict[s
         # Every worker of the pool the stack runs, by its health server.
         "pool": [
             {"name": w["name"], "agent_file": w.get("agent_file"), **status.to_dict()}
-            for w, status in zip(pool, statuses, strict=True)
+            for w, status in pool
         ],
         # The supervisor's view: "restarting" while a crashed process waits for its restart.
         "processes": read_states(settings.state_dir, PROCESSES),
@@ -83,6 +81,7 @@ async def diagnose_room(body: DiagnoseRequest, settings: SettingsDep) -> dict[st
         token=body.token,
         probe=body.probe,
         server_log=settings.server_log_path,
+        state_dir=settings.state_dir,
     )
     result = diagnose(await gather(target), settings.agent_load_threshold)
     logger.info("diagnosis: room=%s cause=%s: %s", body.room or "-", result.cause, result.verdict)

@@ -4,32 +4,25 @@ missing worker."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 
 import pytest
 
 from devstack.local_server import LiveKitServer
-from devstack.processes import ROOT, AgentWorker, Process, base_env
+from devstack.processes import AgentWorker, Process
 from devstack.waiting import free_port
 from tests.support.doctor_cli import doctor
+from tests.support.seed_worker import start_seed_worker
 
 pytestmark = pytest.mark.integration
-SEED = ROOT / "tests/agent/fixtures/seed_interviewer.py"
 
 
 @pytest.fixture(scope="module")
 def by_hand(livekit_server: LiveKitServer) -> Iterator[Process]:
-    """The seeds' interviewer, run by hand as its README says (`python agent.py dev`), with
-    the stack's keys: a worker the stack did not start and whose health port it does not know."""
-    worker = Process(
-        "seed interviewer", [sys.executable, str(SEED), "dev"], base_env(livekit_server)
-    )
-    try:
-        worker.wait_for_line("registered worker", timeout=60)
-        yield worker
-    finally:
-        worker.stop()
+    """A worker the stack did not start: the seeds' interviewer, run by hand."""
+    worker = start_seed_worker(livekit_server)
+    yield worker
+    worker.stop()
 
 
 def flags(server: LiveKitServer, worker_url: str, name: str) -> list[str]:

@@ -63,6 +63,9 @@ async def test_dispatch_before_the_worker_starts_is_delivered_when_it_registers(
             worker.stop()
     print(f"\nagent in the room {after * 1000:.0f} ms after the worker registered")
     assert kinds(proxy, room_name) == ["no worker", "re-dispatched", "agent joined"]
+    metrics = httpx.get(f"{proxy.url}/metrics", timeout=10).text
+    assert 'devstack_redispatches_total{reason="worker_registered"}' in metrics
+    assert "devstack_dispatch_to_agent_seconds_bucket" in metrics
     assert agent.attributes["devstack.dispatch_id"] != body["dispatch_id"]  # the re-issued one
 
 
@@ -196,6 +199,9 @@ async def test_fifty_rooms_at_once_with_two_workers_lose_nothing(
     try:
         for w in pool:
             w.wait_registered()
+        health = httpx.get(f"{proxy.url}/api/health", timeout=10).json()
+        listed = [w for w in health["pool"] if w["agent_name"] == name]
+        assert sorted(w["url"] for w in listed) == sorted(w.health_url for w in pool)
         started = time.monotonic()
         await asyncio.gather(*(dispatch(proxy, r, name) for r in rooms))
         joined_at: dict[str, float] = {}
