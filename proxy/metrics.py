@@ -13,28 +13,20 @@ class DeliveryMetrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.requested = Counter(
-            "devstack_dispatches_requested",
-            "Dispatches the stack made (explicit, or a token's room config)",
-            ["source"],
-            registry=self.registry,
+        self.requested = self._counter(
+            "requested", "Dispatches the stack made (explicit, or a token's room config)", "source"
         )
-        self.delivered = Counter(
-            "devstack_dispatches_delivered",
-            "Dispatches whose agent joined the room",
-            registry=self.registry,
-        )
+        self.delivered = self._counter("delivered", "Dispatches whose agent joined the room")
         self.redispatched = Counter(
             "devstack_redispatches",
             "Dispatches re-issued by the watcher",
             ["reason"],
             registry=self.registry,
         )
-        self.lost = Counter(
-            "devstack_dispatches_lost",
+        self.lost = self._counter(
+            "lost",
             "Dispatches that will bring no agent: not rescued (watcher off, cap reached)",
-            ["reason"],
-            registry=self.registry,
+            "reason",
         )
         self.time_to_agent = Histogram(
             "devstack_dispatch_to_agent_seconds",
@@ -42,6 +34,9 @@ class DeliveryMetrics:
             buckets=BUCKETS,
             registry=self.registry,
         )
+
+    def _counter(self, what: str, doc: str, *labels: str) -> Counter:
+        return Counter(f"devstack_dispatches_{what}", doc, list(labels), registry=self.registry)
 
     def totals(self) -> dict[str, float]:
         """The counters as the page shows them: one number each, labels summed."""

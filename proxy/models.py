@@ -160,7 +160,20 @@ class _Request(BaseModel):
 AGENT_NAME_DEFAULT = "Defaults to the configured LIVEKIT_AGENT_NAME"
 
 
-class TokenRequest(_Request):
+class _AgentRequest(_Request):
+    """A request that dispatches an agent: which one, and the metadata its job gets."""
+
+    agent_name: str | None = Field(
+        None, description=AGENT_NAME_DEFAULT, json_schema_extra=AGENT_NAME_SCHEMA
+    )
+    metadata: Any = Field(
+        None,
+        description="Dispatch metadata for the job: a JSON value or a string holding JSON",
+        json_schema_extra=METADATA_SCHEMA,
+    )
+
+
+class TokenRequest(_AgentRequest):
     room: str = Field(
         description="Room to join", examples=["test-room"], json_schema_extra=ROOM_SCHEMA
     )
@@ -174,14 +187,6 @@ class TokenRequest(_Request):
         "none",
         description="'token' puts RoomConfiguration(agents=[...]) in the token: honoured only "
         "if this join creates the room",
-    )
-    agent_name: str | None = Field(
-        None, description=AGENT_NAME_DEFAULT, json_schema_extra=AGENT_NAME_SCHEMA
-    )
-    metadata: Any = Field(
-        None,
-        description="Dispatch metadata: a JSON value or a string holding JSON",
-        json_schema_extra=METADATA_SCHEMA,
     )
     ttl_seconds: JsonInt = Field(3600, ge=10, le=86400, description="Token lifetime")
 
@@ -204,19 +209,11 @@ class TokenResponse(BaseModel):
     )
 
 
-class DispatchRequest(_Request):
+class DispatchRequest(_AgentRequest):
     room: str = Field(
         description="Room to dispatch into; created if it does not exist",
         examples=["test-room"],
         json_schema_extra=ROOM_SCHEMA,
-    )
-    agent_name: str | None = Field(
-        None, description=AGENT_NAME_DEFAULT, json_schema_extra=AGENT_NAME_SCHEMA
-    )
-    metadata: Any = Field(
-        None,
-        description="Job metadata: a JSON value or a string holding JSON",
-        json_schema_extra=METADATA_SCHEMA,
     )
 
 

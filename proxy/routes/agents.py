@@ -28,12 +28,18 @@ async def list_agents(request: Request, settings: SettingsDep) -> dict[str, Any]
     """Every agent name with a worker registered on the server now, from the server's log:
     per worker its id, when it registered and the jobs the server gave it."""
     registry = request.app.state.registry
-    ours = {h.agent_name for _, h in await pool_statuses(settings.state_dir) if h.reachable}
+    # The stack's own workers also tell their load and running jobs (their health servers).
+    ours = [h for _, h in await pool_statuses(settings.state_dir) if h.reachable]
     agents = [
         {
             "agent_name": name,
             "workers": [w.to_dict() for w in registry.named(name)],
-            "started_by_stack": name in ours,
+            "started_by_stack": any(h.agent_name == name for h in ours),
+            "pool": [
+                {"url": h.url, "load": h.load, "active_jobs": h.active_jobs}
+                for h in ours
+                if h.agent_name == name
+            ],
         }
         for name in registry.agent_names()
     ]

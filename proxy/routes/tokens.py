@@ -13,8 +13,8 @@ from proxy.models import TokenRequest, TokenResponse
 from proxy.names import agent_name_for
 from proxy.warnings import room_exists_warning
 
-logger = logging.getLogger("devstack.proxy")
 router = APIRouter(prefix="/api", tags=["tokens"])
+logger = logging.getLogger("devstack.proxy")
 
 
 @router.post("/token", response_model=TokenResponse)
