@@ -15,6 +15,9 @@ from devstack.settings import Settings, http_url
 
 # A local server has no other region to fail over to: answer fast instead.
 API_TIMEOUT_SECONDS = 5.0
+# What the server API raises when the server answered with an error: a 4xx (TwirpError) or
+# a 5xx after its retries (ServerError, e.g. a node of a cluster that does not answer).
+SERVER_ERRORS: tuple[type[Exception], ...] = (api.TwirpError, api.ServerError)
 
 
 def api_client(

@@ -161,6 +161,8 @@ def start_livekit_server(
     state_dir: Path | None = None,
     webhook_url: str | None = None,
     ports: tuple[int, int, int] | None = None,
+    node: str = "",
+    redis: str | None = None,
 ) -> LiveKitServer:
     """Start livekit-server with the project's livekit.yaml and wait until it answers. Its
     log goes to `state_dir`/livekit-server.log (a temporary directory by default), where the
@@ -170,9 +172,15 @@ def start_livekit_server(
     server = LiveKitServer(runtime=runtime, port=http, tcp_port=tcp, udp_port=udp)
     directory = state_dir or Path(tempfile.mkdtemp(prefix="devstack-state-"))
     directory.mkdir(parents=True, exist_ok=True)
-    server.log_path = directory / "livekit-server.log"
-    server.config_path = directory / "livekit.yaml"
-    server.config_path.write_text(render_config(webhook_url))
+    # One node of several (`node`, on a shared `redis`) writes a log of its own, as
+    # scripts/livekit-server names it.
+    suffix = f"-{node}" if node else ""
+    server.log_path = directory / f"livekit-server{suffix}.log"
+    server.config_path = directory / f"livekit{suffix}.yaml"
+    config = render_config(webhook_url)
+    if redis:
+        config += f"\nredis:\n  address: {redis}\n"
+    server.config_path.write_text(config)
     if runtime == "docker":
         _start_container(server, timeout)
     else:

@@ -54,7 +54,7 @@ async def agents_in(lk: api.LiveKitAPI, room: str, agent_name: str) -> list[api.
     """The agents named `agent_name` in `room` now ([] while the room is not visible yet)."""
     try:
         listing = await lk.room.list_participants(api.ListParticipantsRequest(room=room))
-    except (api.TwirpError, OSError, TimeoutError):
+    except (api.TwirpError, api.ServerError, OSError, TimeoutError):
         return []  # the room may not exist yet, or the server blinked
     return [p for p in listing.participants if agent_name_of(p) == agent_name]
 

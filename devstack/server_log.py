@@ -26,6 +26,8 @@ ASSIGNED = "assigned job to worker"
 # A participant whose connection never came up (pkg/rtc/room.go): for an agent, its job
 # is lost before the agent was ever in the room, so no webhook says so.
 NEVER_CONNECTED = "removing participant without connection"
+# With Redis (several nodes), the node that allocates a room names the node it runs on.
+ROOM_NODE = "selected node for room"
 FOLLOW_INTERVAL = 0.1
 logger = logging.getLogger("devstack.server_log")
 
@@ -62,6 +64,7 @@ class RegisteredWorker:
     agent_name: str
     registered_at: float
     jobs: list[str] = field(default_factory=list)  # job ids the server assigned to it
+    node: str = ""  # the node's name in LIVEKIT_NODES ("" on a single node)
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "jobs_assigned": len(self.jobs)}
@@ -69,25 +72,42 @@ class RegisteredWorker:
 
 @dataclass
 class WorkerRegistry:
-    """The workers registered with the server now, rebuilt from its log lines."""
+    """The workers registered with the server now, rebuilt from its log lines; with several
+    nodes, from every node's log, each worker with the node it registered on."""
 
     workers: dict[str, RegisteredWorker] = field(default_factory=dict)
-    server_started_at: float | None = None
+    started: dict[str, float] = field(default_factory=dict)  # node name -> when it started
+    node_ids: dict[str, str] = field(default_factory=dict)  # node id (ND_...) -> node name
+    room_nodes: dict[str, str] = field(default_factory=dict)  # room -> node id
     on_registered: list[Callable[[RegisteredWorker], None]] = field(default_factory=list)
     on_closed: list[Callable[[RegisteredWorker], None]] = field(default_factory=list)
     on_never_connected: list[Callable[[str, str], None]] = field(default_factory=list)
+    on_started: list[Callable[[str], None]] = field(default_factory=list)
 
-    def feed(self, line: str) -> None:
+    @property
+    def server_started_at(self) -> float | None:
+        """When a server was last seen starting; None when no log says anything yet."""
+        return max(self.started.values()) if self.started else None
+
+    def forget_node(self, node: str) -> None:
+        """A (re)started node has no workers until they register again."""
+        for key in [k for k, w in self.workers.items() if w.node == node]:
+            self.workers.pop(key)
+
+    def feed(self, line: str, node: str = "") -> None:
         parsed = parse_line(line)
         if parsed is None:
             return
         f = parsed.fields
         if parsed.message == STARTED:
-            # A (re)started server has no workers until they register again.
-            self.workers.clear()
-            self.server_started_at = parsed.at
+            self.forget_node(node)
+            self.started[node] = parsed.at
+            if "nodeID" in f:
+                self.node_ids[f["nodeID"]] = node
+            for started in self.on_started:
+                started(node)
         elif parsed.message == REGISTERED and "workerID" in f:
-            worker = RegisteredWorker(f["workerID"], f.get("agentName", ""), parsed.at)
+            worker = RegisteredWorker(f["workerID"], f.get("agentName", ""), parsed.at, node=node)
             self.workers[worker.worker_id] = worker
             for callback in self.on_registered:
                 callback(worker)
@@ -99,6 +119,13 @@ class WorkerRegistry:
         elif parsed.message == NEVER_CONNECTED and "room" in f and "participant" in f:
             for callback in self.on_never_connected:
                 callback(f["room"], f["participant"])
+        elif parsed.message == ROOM_NODE and "room" in f and "selectedNodeID" in f:
+            self.room_nodes[f["room"]] = f["selectedNodeID"]
+
+    def node_of_room(self, room: str) -> str | None:
+        """The name of the node a room runs on, when a log said so."""
+        node_id = self.room_nodes.get(room)
+        return self.node_ids.get(node_id, node_id) if node_id else None
 
     def named(self, agent_name: str) -> list[RegisteredWorker]:
         return [w for w in self.workers.values() if w.agent_name == agent_name]
@@ -112,18 +139,21 @@ class WorkerRegistry:
         return min(times) if times else None
 
 
-def read_registry(path: Path) -> WorkerRegistry | None:
-    """The registry as of now from a log file; None when there is no such file."""
-    if not path.is_file():
+def read_registry(paths: dict[str, Path]) -> WorkerRegistry | None:
+    """The registry as of now from the log of each node (name -> path); None when there is
+    no such file at all."""
+    existing = {node: p for node, p in paths.items() if p.is_file()}
+    if not existing:
         return None
     registry = WorkerRegistry()
-    with path.open(errors="replace") as log:
-        for line in log:
-            registry.feed(line)
+    for node, path in existing.items():
+        with path.open(errors="replace") as log:
+            for line in log:
+                registry.feed(line, node)
     return registry
 
 
-async def follow(path: Path, registry: WorkerRegistry) -> None:
+async def follow(path: Path, registry: WorkerRegistry, node: str = "") -> None:
     """Feed `registry` every line written to `path`, for ever. A truncated or replaced file
     (the server restarted) is read again from its start."""
     log: BinaryIO | None = None
@@ -138,14 +168,18 @@ async def follow(path: Path, registry: WorkerRegistry) -> None:
                 log.close()  # replaced or truncated: a new server, a new log
                 log, pending = None, b""
             if log is None and on_disk is not None:
-                log = path.open("rb")
-                registry.workers.clear()
+                try:
+                    log = path.open("rb")
+                except OSError:  # removed between the stat and the open: next round
+                    await asyncio.sleep(FOLLOW_INTERVAL)
+                    continue
+                registry.forget_node(node)
             chunk = log.read() if log is not None else b""
             if chunk:
                 pending += chunk
                 *lines, pending = pending.split(b"\n")
                 for line in lines:
-                    _feed(registry, line.decode(errors="replace"))
+                    _feed(registry, line.decode(errors="replace"), node)
             await asyncio.sleep(FOLLOW_INTERVAL)
     finally:
         if log is not None:
@@ -156,10 +190,10 @@ def _shrunk(log: BinaryIO) -> bool:
     return os.fstat(log.fileno()).st_size < log.tell()
 
 
-def _feed(registry: WorkerRegistry, line: str) -> None:
+def _feed(registry: WorkerRegistry, line: str, node: str) -> None:
     """One line; a failing callback is logged, and following goes on."""
     try:
-        registry.feed(line)
+        registry.feed(line, node)
     except Exception:
         logger.exception("while reading a livekit-server log line: %s", line[:200])
 

@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     # Where the stack keeps its runtime state: the livekit-server log (read to learn which
     # workers are registered), the supervisor's process states.
     devstack_state_dir: str = Field(".devstack", examples=[".devstack"])
+    # --- several nodes (make dev-cluster): name=url of each livekit-server node, and the
+    # Redis they share; empty for the single node of `make dev`.
+    livekit_nodes: str = Field("", examples=["a=ws://localhost:7880,b=ws://localhost:7890"])
+    livekit_redis: str = Field("", examples=["127.0.0.1:6390"])
     # --- the proxy ---
     proxy_host: str = Field("127.0.0.1", examples=["127.0.0.1"])
     proxy_port: int = Field(9000, ge=1, le=65535, examples=[9000])
@@ -91,6 +95,15 @@ class Settings(BaseSettings):
         if not value.startswith(("ws://", "wss://", "http://", "https://")):
             raise ValueError("must start with ws:// or wss://")
         return value.rstrip("/")
+
+    @field_validator("livekit_nodes")
+    @classmethod
+    def _nodes(cls, value: str) -> str:
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            name, _, url = part.partition("=")
+            if not name or not url.startswith(("ws://", "wss://")):
+                raise ValueError("must be name=ws://host:port pairs, comma-separated")
+        return value
 
     @field_validator("agent_health_url", "openai_base_url")
     @classmethod
@@ -127,6 +140,20 @@ class Settings(BaseSettings):
     def server_log_path(self) -> Path:
         """The livekit-server log scripts/livekit-server writes and the proxy follows."""
         return self.state_dir / "livekit-server.log"
+
+    @property
+    def nodes(self) -> list[tuple[str, str]]:
+        """(name, URL) of each node; one unnamed node, LIVEKIT_URL, without LIVEKIT_NODES."""
+        pairs = [p.split("=", 1) for p in self.livekit_nodes.split(",") if "=" in p]
+        return [(n.strip(), u.strip()) for n, u in pairs] or [("", self.livekit_url)]
+
+    @property
+    def server_logs(self) -> dict[str, Path]:
+        """Each node's log, as scripts/livekit-server writes it (LIVEKIT_NODE names it)."""
+        return {
+            name: self.state_dir / (f"livekit-server-{name}.log" if name else "livekit-server.log")
+            for name, _ in self.nodes
+        }
 
     @property
     def redispatch(self) -> bool:

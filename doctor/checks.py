@@ -152,9 +152,21 @@ def _pool(f: Facts) -> tuple[str, Status] | None:
     return listing, "pass" if all(w["reachable"] for w in f.ev.pool) else "fail"
 
 
+def _nodes(f: Facts) -> tuple[str, Status] | None:
+    if not f.ev.nodes and not f.ev.redis:
+        return None
+    parts = [f"{n['name']} {'up' if n['reachable'] else 'DOWN'}" for n in f.ev.nodes]
+    if f.ev.redis:
+        parts.append(f"redis {f.ev.redis['address']} {'up' if f.ev.redis['reachable'] else 'DOWN'}")
+    if f.ev.room_node:
+        parts.append(f"room on node {f.ev.room_node}")
+    return ", ".join(parts), "pass"
+
+
 TOPICS: list[tuple[str, str, Callable[[Facts], tuple[str, Status] | None]]] = [
     ("server", "server", _server),
     ("keys", "API keys", _keys),
+    ("nodes", "nodes", _nodes),
     ("worker", "worker", _worker),
     ("pool", "workers", _pool),
     ("names", "agent name", _names),

@@ -95,7 +95,7 @@ def run_doctor(args: argparse.Namespace, settings: Settings) -> int:
     if args.agent_name is None:
         args.agent_name = asyncio.run(default_agent_name(settings))
     # The stack's own state (its server's log, its pool) describes its own server only.
-    local = args.url == settings.livekit_url
+    local = args.url in {settings.livekit_url, *dict(settings.nodes).values()}
     target = Target(
         url=args.url,
         api_key=args.api_key,
@@ -106,8 +106,12 @@ def run_doctor(args: argparse.Namespace, settings: Settings) -> int:
         token=args.token,
         probe=args.probe,
         probe_timeout=args.probe_timeout,
-        server_log=args.server_log or (settings.server_log_path if local else None),
+        server_logs={"": args.server_log}
+        if args.server_log
+        else (settings.server_logs if local else None),
         state_dir=settings.state_dir if local else None,
+        nodes=settings.nodes if local or len(settings.nodes) > 1 else [],
+        redis=settings.livekit_redis,
     )
     result = diagnose(asyncio.run(gather(target)), args.load_threshold)
     if args.json:

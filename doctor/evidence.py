@@ -5,6 +5,7 @@ serialize to JSON and back, so the rule table is tested over recorded facts."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -13,7 +14,8 @@ from typing import Any
 import httpx
 from livekit import api
 
-from devstack.livekit import api_client
+from devstack.cluster import node_answers, redis_answers
+from devstack.livekit import SERVER_ERRORS, api_client
 from devstack.rooms import agent_name_of, dispatch_age, find_room, room_state
 from devstack.server_log import read_registry
 from devstack.settings import http_url
@@ -36,10 +38,13 @@ class Target:
     token: str | None = None
     probe: bool = False
     probe_timeout: float = 10.0
-    # The server's log (the stack's own server): which workers are registered with it.
-    server_log: Path | None = None
+    # The server's log per node (the stack's own servers): which workers are registered.
+    server_logs: dict[str, Path] | None = None
     # The stack's state directory: the workers of its pool, by their health servers.
     state_dir: Path | None = None
+    # Several nodes: (name, URL) of each, and the Redis they share.
+    nodes: list[tuple[str, str]] = field(default_factory=list)
+    redis: str = ""
 
 
 @dataclass
@@ -82,6 +87,11 @@ class Evidence:
     # agent name -> ids of the workers registered under it, from the server's log; None
     # when the log is not at hand (a remote deployment).
     registered: dict[str, list[str]] | None = None
+    # Several nodes: each node's name, URL and whether it answers, the node of the room,
+    # and the shared Redis ({address, reachable}); empty on a single node.
+    nodes: list[dict[str, Any]] = field(default_factory=list)
+    room_node: str | None = None
+    redis: dict[str, Any] | None = None
     # Every worker of the stack's pool: name, health URL, agent name, load, jobs.
     pool: list[dict[str, Any]] = field(default_factory=list)
 
@@ -96,6 +106,9 @@ class Evidence:
             "probe": asdict(self.probe) if self.probe else None,
             "registered": self.registered,
             "pool": self.pool,
+            "nodes": self.nodes,
+            "room_node": self.room_node,
+            "redis": self.redis,
         }
 
     @classmethod
@@ -119,6 +132,9 @@ class Evidence:
             probe=ProbeFacts(**d["probe"]) if d.get("probe") else None,
             registered=d.get("registered"),
             pool=d.get("pool", []),
+            nodes=d.get("nodes", []),
+            room_node=d.get("room_node"),
+            redis=d.get("redis"),
         )
 
 
@@ -197,11 +213,21 @@ async def gather(target: Target) -> Evidence:
         agent_name = token.agent_names[0]
     room_name = target.room or (token.room if token else None) or None
     evidence = Evidence(target.url, agent_name, server, worker, token)
-    registry = read_registry(target.server_log) if target.server_log else None
+    registry = read_registry(target.server_logs) if target.server_logs else None
     if registry is not None and registry.server_started_at is not None:
         evidence.registered = {
             name: [w.worker_id for w in registry.named(name)] for name in registry.agent_names()
         }
+    if len(target.nodes) > 1:
+        up = await asyncio.gather(*(asyncio.to_thread(node_answers, u) for _, u in target.nodes))
+        evidence.nodes = [
+            {"name": n, "url": u, "reachable": r}
+            for (n, u), r in zip(target.nodes, up, strict=True)
+        ]
+        if registry is not None and room_name:
+            evidence.room_node = registry.node_of_room(room_name)
+    if target.redis:
+        evidence.redis = {"address": target.redis, "reachable": await redis_answers(target.redis)}
     if target.state_dir is not None:
         evidence.pool = [
             {"name": w["name"], **status.to_dict()}
@@ -210,8 +236,11 @@ async def gather(target: Target) -> Evidence:
     if server.auth != "ok":
         return evidence
     async with api_client(target.url, target.api_key, target.api_secret) as lk:
-        if room_name:
-            evidence.room = await room_facts(lk, room_name)
+        dead = {n["name"] for n in evidence.nodes if not n["reachable"]}
+        if room_name and evidence.room_node not in dead:
+            # If the node that holds it does not answer, the nodes rule says so.
+            with contextlib.suppress(*SERVER_ERRORS):
+                evidence.room = await room_facts(lk, room_name)
         if target.probe and agent_name:
             evidence.probe = await run_probe(lk, agent_name, target.probe_timeout)
     return evidence

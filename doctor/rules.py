@@ -112,6 +112,10 @@ RULES: list[Rule] = [
          lambda f: not f.ev.server.reachable,
          lambda f: f"livekit-server at {f.ev.server.url} is not reachable ({f.ev.server.detail}); start it or fix LIVEKIT_URL",
          "Start livekit-server (`make dev`) or fix LIVEKIT_URL."),
+    Rule("redis_down", "nodes", True,
+         lambda f: bool(f.ev.redis) and not f.ev.redis["reachable"],  # type: ignore[index]
+         lambda f: f"the Redis the nodes share ({f.ev.redis['address']}) does not answer: no node can take a new room or route an agent job; start it",  # type: ignore[index]
+         "Start the Redis in LIVEKIT_REDIS (make dev-cluster runs one on 127.0.0.1:6390)."),
     Rule("bad_api_key", "keys", True,
          lambda f: f.ev.server.auth == "bad_key",
          lambda f: f"{f.ev.server.detail} at {f.ev.server.url}; the key in use is not in its `keys`",
@@ -124,6 +128,11 @@ RULES: list[Rule] = [
          lambda f: f.ev.server.auth != "ok",
          lambda f: f"{f.ev.server.url} refused the API call: {f.ev.server.detail}",
          "See the livekit-server log for this request."),
+    Rule("node_down", "nodes", True,
+         lambda f: any(not n["reachable"] for n in f.ev.nodes),
+         lambda f: f"node {', '.join(n['name'] + ' (' + n['url'] + ')' for n in f.ev.nodes if not n['reachable'])} does not answer"
+         + (f"; room {_room(f)} ran on it: it is gone, though the other nodes still list it" if f.ev.room_node and any(n['name'] == f.ev.room_node and not n['reachable'] for n in f.ev.nodes) else "; the other nodes take new rooms and dispatches"),
+         "Start the node again; a room that lived on it must be joined anew (a new room name)."),
     Rule("token_invalid", "token", True,
          lambda f: bool(f.ev.token and not f.ev.token.valid_format),
          lambda f: f"the token is {f.ev.token.error}",  # type: ignore[union-attr]

@@ -53,7 +53,10 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.watcher = watcher
         app.state.dispatcher = Dispatcher(lk, watcher)
         background = [
-            asyncio.create_task(follow(settings.server_log_path, registry)),
+            *(
+                asyncio.create_task(follow(path, registry, node))
+                for node, path in settings.server_logs.items()
+            ),
             asyncio.create_task(sweep(watcher)),
         ]
         logger.info(
@@ -62,7 +65,7 @@ def create_app(settings: Settings) -> FastAPI:
             settings.livekit_url,
             settings.livekit_agent_name,
             settings.worker_health_url,
-            settings.server_log_path,
+            ", ".join(str(p) for p in settings.server_logs.values()),
             settings.agent_redispatch,
         )
         yield

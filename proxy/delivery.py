@@ -24,6 +24,7 @@ from typing import Any
 import aiohttp
 from livekit import api
 
+from devstack.livekit import SERVER_ERRORS
 from devstack.rooms import AGENT_KIND, agent_name_of
 from devstack.server_log import RegisteredWorker, WorkerRegistry
 from proxy.deliveries import (
@@ -68,6 +69,7 @@ class DeliveryWatcher:
         self.token_times: dict[tuple[str, str], float] = {}
         registry.on_registered.append(self._on_registered)
         registry.on_never_connected.append(self._on_never_connected)
+        registry.on_started.append(self._on_server_started)
 
     def lock(self, room: str, agent_name: str) -> asyncio.Lock:
         return self._locks.setdefault((room, agent_name), asyncio.Lock())
@@ -146,7 +148,13 @@ class DeliveryWatcher:
         )
 
     async def _adopt_token_dispatch(self, room: str, agent_name: str, metadata: str) -> None:
-        dispatches = await self.lk.agent_dispatch.list_dispatch(room)
+        try:
+            dispatches = await self.lk.agent_dispatch.list_dispatch(room)
+        except (*SERVER_ERRORS, aiohttp.ClientError, TimeoutError) as exc:
+            logger.warning(
+                "cannot follow the token dispatch of %r in %s: %s", agent_name, room, exc
+            )
+            return
         made = [x for x in dispatches if x.agent_name == agent_name]
         if not made:
             # The room existed before this join: the server ignored the token's room config.
@@ -157,6 +165,8 @@ class DeliveryWatcher:
             self.track(room, agent_name, made[-1].id, metadata, "token")
 
     async def _agent_left(self, room: str, name: str, p: api.ParticipantInfo) -> None:
+        if self.early.get((room, name), ("",))[0] == p.identity:
+            self.early.pop((room, name))  # it came before its dispatch was followed, and went
         d = self.deliveries.get((room, name))
         if d is None or d.agent_identity != p.identity:
             return
@@ -201,6 +211,12 @@ class DeliveryWatcher:
                     "it and the server never retries it (AGENT_REDISPATCH=off)",
                 )
 
+    def _on_server_started(self, node: str) -> None:
+        """A (re)started server has no rooms: the dispatches followed on it died with them.
+        (With several nodes, rooms live on in Redis and the other nodes.)"""
+        if node == "":
+            self.deliveries.clear()
+
     def _on_never_connected(self, room: str, identity: str) -> None:
         for d in list(self.deliveries.values()):
             if d.room == room and d.state == "pending":
@@ -237,11 +253,17 @@ class DeliveryWatcher:
             if self.deliveries.get((d.room, d.agent_name)) is not d or d.state == "joined":
                 return  # the room ended, a user dispatched again, or an agent came after all
             old = d.dispatch_id
-            created = await self.lk.agent_dispatch.create_dispatch(
-                api.CreateAgentDispatchRequest(
-                    agent_name=d.agent_name, room=d.room, metadata=d.metadata
+            try:
+                created = await self.lk.agent_dispatch.create_dispatch(
+                    api.CreateAgentDispatchRequest(
+                        agent_name=d.agent_name, room=d.room, metadata=d.metadata
+                    )
                 )
-            )
+            except (*SERVER_ERRORS, aiohttp.ClientError, TimeoutError) as exc:
+                d.state = "lost"
+                self.metrics.lost.labels(reason="redispatch_failed").inc()
+                self._event(d, "gave up", f"re-dispatch failed ({reason}): {exc}")
+                return
             # Recorded before anything else is awaited: its agent's join may come any moment.
             d.redispatches += 1
             d.dispatch_id = created.id
@@ -261,7 +283,7 @@ class DeliveryWatcher:
     async def _people_in(self, room: str) -> int:
         try:
             listing = await self.lk.room.list_participants(api.ListParticipantsRequest(room=room))
-        except (api.TwirpError, aiohttp.ClientError, TimeoutError):
+        except (*SERVER_ERRORS, aiohttp.ClientError, TimeoutError):
             return 0
         return sum(1 for p in listing.participants if p.kind != AGENT_KIND)
 

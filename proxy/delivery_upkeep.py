@@ -5,6 +5,7 @@ the snapshot the page and GET /api/delivery show."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import asdict
 from typing import Any
@@ -12,10 +13,12 @@ from typing import Any
 import aiohttp
 from livekit import api
 
+from devstack.livekit import SERVER_ERRORS
 from devstack.rooms import AGENT_WAIT_SECONDS, agent_name_of
 from proxy.deliveries import Delivery
 from proxy.delivery import DeliveryWatcher
 
+logger = logging.getLogger("devstack.proxy.delivery")
 STALE_SECONDS = 3600.0  # a token's lifetime: one not used by then is not coming
 MAX_REMEMBERED = 10_000
 
@@ -23,29 +26,36 @@ MAX_REMEMBERED = 10_000
 async def sweep(watcher: DeliveryWatcher) -> None:
     """Warn once about a dispatch that brought no agent within a front end's patience."""
     while True:
-        now = time.time()
-        for d in list(watcher.deliveries.values()):
-            late = now - d.requested_at >= AGENT_WAIT_SECONDS
-            if d.state in ("pending", "waiting_for_worker") and not d.warned and late:
-                d.warned = True
-                if await present(watcher, d):
-                    continue  # it came, and its webhook did not reach the proxy
-                watcher.events.add(
-                    d,
-                    "no agent yet",
-                    f"no agent {AGENT_WAIT_SECONDS:.0f} s after {d.dispatch_id} ({d.state}); "
-                    f"front ends give up now. Is a worker named {d.agent_name!r} registered "
-                    "on this server? (GET /api/health)",
-                )
-        purge(watcher, now)
+        try:
+            await _sweep_once(watcher)
+        except Exception:  # the loop must outlive one bad round
+            logger.exception("delivery sweep failed; going on")
         await asyncio.sleep(1)
+
+
+async def _sweep_once(watcher: DeliveryWatcher) -> None:
+    now = time.time()
+    for d in list(watcher.deliveries.values()):
+        late = now - d.requested_at >= AGENT_WAIT_SECONDS
+        if d.state in ("pending", "waiting_for_worker") and not d.warned and late:
+            d.warned = True
+            if await present(watcher, d):
+                continue  # it came, and its webhook did not reach the proxy
+            watcher.events.add(
+                d,
+                "no agent yet",
+                f"no agent {AGENT_WAIT_SECONDS:.0f} s after {d.dispatch_id} ({d.state}); "
+                f"front ends give up now. Is a worker named {d.agent_name!r} registered "
+                "on this server? (GET /api/health)",
+            )
+    purge(watcher, now)
 
 
 async def present(watcher: DeliveryWatcher, d: Delivery) -> bool:
     """Whether the agent is in the room after all; if so the watcher learns it now."""
     try:
         listing = await watcher.lk.room.list_participants(api.ListParticipantsRequest(room=d.room))
-    except (api.TwirpError, aiohttp.ClientError, TimeoutError):
+    except (*SERVER_ERRORS, aiohttp.ClientError, TimeoutError):
         return False
     agent = next((p for p in listing.participants if agent_name_of(p) == d.agent_name), None)
     if agent is not None:

@@ -47,9 +47,11 @@ class Dispatcher:
         if d.id in self.watcher.joined:
             return False
         followed = self.watcher.deliveries.get((d.room, d.agent_name))
-        if followed and followed.dispatch_id == d.id and followed.state != "joined":
-            # The watcher follows it: on its way, or re-issued when a worker registers.
-            return followed.state in ("pending", "waiting_for_worker", "redispatching")
+        if followed and followed.dispatch_id == d.id:
+            if followed.state in ("waiting_for_worker", "redispatching"):
+                return True  # the watcher re-issues it when a worker registers
+            if followed.state != "pending":
+                return False
         return dispatch_age(d) < UNTAKEN_AFTER_SECONDS
 
     async def _ensure(self, room: str, agent_name: str, metadata: str) -> DispatchOutcome:

@@ -14,6 +14,7 @@ from livekit import api
 from starlette.exceptions import HTTPException
 
 from devstack.errors import ErrorBody, error_body
+from devstack.livekit import SERVER_ERRORS
 from proxy.models import InputError
 
 logger = logging.getLogger("devstack.proxy")
@@ -49,13 +50,31 @@ def livekit_unreachable(url: str, exc: Exception) -> ApiError:
     )
 
 
-def livekit_refused(url: str, exc: api.TwirpError) -> ApiError:
+def livekit_refused(url: str, exc: api.TwirpError | api.ServerError) -> ApiError:
     if exc.status == 401:
         return ApiError(
             502,
             "livekit_auth_failed",
             f"livekit-server at {url} refused the proxy's API key/secret ({exc.message})",
             "LIVEKIT_API_KEY/LIVEKIT_API_SECRET in .env must match the keys in livekit.yaml.",
+        )
+    if "no response from servers" in exc.message:
+        return ApiError(
+            502,
+            "no_node_answered",
+            f"livekit-server at {url} routed this to a node that does not answer: {exc.message}",
+            "With several nodes, one that just died is still picked for new rooms for about "
+            "5 s; try again, and see GET /api/health for the nodes.",
+        )
+    # Several nodes: the room router and the room list live in Redis. Its being gone shows
+    # as the router's own words, or as the node's failed dial to it.
+    if "could not get node for room" in exc.message or "dial tcp" in exc.message:
+        # Several nodes: the room router lives in Redis, and without it no node takes a room.
+        return ApiError(
+            502,
+            "cluster_routing_failed",
+            f"livekit-server at {url} cannot route the room: {exc.message}",
+            "The nodes share a Redis (LIVEKIT_REDIS): start it, then try again.",
         )
     return ApiError(
         502,
@@ -145,9 +164,11 @@ def install_error_handlers(app: FastAPI, livekit_url: str) -> None:
     app.add_exception_handler(aiohttp.ClientError, _unreachable)
     app.add_exception_handler(TimeoutError, _unreachable)
 
-    @app.exception_handler(api.TwirpError)
-    async def _refused(_: Request, exc: api.TwirpError) -> JSONResponse:
-        return _render(livekit_refused(livekit_url, exc))
+    async def _refused(_: Request, exc: Exception) -> JSONResponse:
+        return _render(livekit_refused(livekit_url, exc))  # type: ignore[arg-type]
+
+    for server_error in SERVER_ERRORS:
+        app.add_exception_handler(server_error, _refused)
 
     @app.exception_handler(httpx.HTTPError)
     async def _worker(_: Request, exc: httpx.HTTPError) -> JSONResponse:

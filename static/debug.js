@@ -11,7 +11,7 @@ const MODE_HELP = {
 };
 
 // Automation contract: tests read these.
-const devstack = { log: [], state: "idle", agentLevelPeak: 0, micLevelPeak: 0, room: null, diagnosis: null, delivery: null, agents: [] };
+const devstack = { log: [], state: "idle", agentLevelPeak: 0, micLevelPeak: 0, room: null, diagnosis: null, delivery: null, agents: [], nodes: null };
 window.devstack = devstack;
 
 let room = null;
@@ -85,14 +85,21 @@ async function refreshStatus() {
   else if (!lk.keys_accepted) pill("pill-server", "bad", "server refuses keys");
   else pill("pill-server", "ok", "server up");
   const w = health.worker;
-  const restarting = (health.processes || []).filter((p) => p.state === "restarting");
+  // Agent processes only; one copy of a pool restarting while another is registered is fine.
+  const restarting = (health.processes || []).filter((p) => p.state === "restarting" && p.name.startsWith("agent"));
   const registered = health.registered || {};
-  if (restarting.length) pill("pill-worker", "bad", `${restarting.map((p) => p.name).join(", ")} restarting (${restarting[0].last_exit})`);
+  if (restarting.length && !registered.expected_agent_registered) pill("pill-worker", "bad", `${restarting.map((p) => p.name).join(", ")} restarting (${restarting[0].last_exit})`);
   else if (registered.known && registered.expected_agent_registered === false) pill("pill-worker", "warn", `waiting for worker "${health.expected_agent_name}"`);
   else if (!w.reachable && !registered.expected_agent_registered) pill("pill-worker", "bad", "no worker");
   else if (health.names_match === false && !registered.expected_agent_registered) pill("pill-worker", "warn", `worker "${w.agent_name || "(unnamed)"}" ≠ "${health.expected_agent_name}"`);
-  else pill("pill-worker", w.healthy || registered.expected_agent_registered ? "ok" : "bad", `worker "${health.expected_agent_name}" registered`);
+  else if (!registered.known) pill("pill-worker", w.healthy ? "ok" : "bad", `worker "${w.agent_name || "(unnamed)"}" up`);
+  else pill("pill-worker", "ok", `worker "${health.expected_agent_name}" registered`);
   renderWorkers(health);
+  // Your own agent file names itself once its worker is up: follow it until you type a name.
+  if (!nameEdited && state() === "idle" && health.expected_agent_name && !new URLSearchParams(location.search).has("agent")) {
+    $("agent-name").value = health.expected_agent_name;
+    markRegistered();
+  }
   if (state() === "idle") {
     showBanner(!lk.reachable ? `livekit-server at ${lk.url} is not reachable: start it with \`make dev\`.` : "");
   }
@@ -133,6 +140,7 @@ let sessionStartedEpoch = 0; // watcher events from before this Connect are an e
 // ---- the agent selector: every registered agent, live ---------------------------------
 
 let registeredAgents = null; // null: unknown (no server log), else the names
+let nameEdited = false; // the user typed an agent name: the page stops following the default
 
 async function refreshAgents() {
   let data;
@@ -188,6 +196,29 @@ async function addAgent(switching) {
   }
 }
 
+// Several nodes (make dev-cluster): which node the room runs on, and each agent's worker.
+let roomNodes = { room: null, agents: {} };
+
+async function refreshRoomNode(roomName) {
+  let r;
+  try {
+    r = await api(`/api/rooms/${encodeURIComponent(roomName)}`);
+  } catch {
+    return;
+  }
+  if (r.node === undefined) return; // a single node
+  const agents = {};
+  for (const d of r.dispatches) for (const j of d.jobs) if (j.participant_identity) agents[j.participant_identity] = j.node;
+  const changed = r.node !== roomNodes.room || JSON.stringify(agents) !== JSON.stringify(roomNodes.agents);
+  roomNodes = { room: r.node, agents };
+  devstack.nodes = roomNodes;
+  if (changed) {
+    log("nodes", `room on node ${r.node ?? "?"}${Object.entries(agents).map(([id, n]) => `, ${id} on node ${n ?? "?"}`).join("")}`);
+    renderParticipants();
+  }
+  if (r.warning) showBanner(r.warning);
+}
+
 async function refreshDelivery(roomName) {
   let d;
   try {
@@ -232,7 +263,8 @@ function renderParticipants() {
     const name = agent ? (p.attributes?.["lk.agent.name"] ?? p.attributes?.["lk.agent_name"] ?? "") : "";
     const agentState = agent ? p.attributes?.["lk.agent.state"] || "joining" : "";
     li.dataset.agentName = name;
-    li.querySelector(".id").textContent = p.identity + (p === room.localParticipant ? " (you)" : "") + (agent ? ` · ${name || "unnamed"} · ${agentState}` : "");
+    const node = agent ? roomNodes.agents[p.identity] : p === room.localParticipant ? roomNodes.room : null;
+    li.querySelector(".id").textContent = p.identity + (p === room.localParticipant ? " (you)" : "") + (agent ? ` · ${name || "unnamed"} · ${agentState}` : "") + (node ? ` · node ${node}` : "");
     const attrs = Object.entries(p.attributes || {}).sort().map(([k, v]) => `${k}=${v === "" ? '""' : v}`);
     li.querySelector(".attrs").textContent = attrs.join("\n") || "no attributes";
     const tracks = [...p.trackPublications.values()].map((t) => `${t.source}${t.isMuted ? " (muted)" : ""}${t.isSubscribed === false ? " (not subscribed)" : ""}`);
@@ -508,7 +540,7 @@ async function init() {
   $("disconnect").addEventListener("click", disconnect);
   $("chat-form").addEventListener("submit", sendChat);
   $("copy-log").addEventListener("click", copyLog);
-  $("agent-name").addEventListener("input", markRegistered);
+  $("agent-name").addEventListener("input", () => { nameEdited = true; markRegistered(); });
   $("add-agent").addEventListener("click", () => addAgent(false));
   $("switch-agent").addEventListener("click", () => addAgent(true));
   $("probe").addEventListener("click", () => showDiagnosis($("room").value.trim(), $("agent-name").value.trim(), true));
@@ -520,7 +552,7 @@ async function init() {
   setInterval(refreshAgents, 1000);
   setInterval(refreshStatus, 5000);
   // While connected, the watcher's events for this room join the event log within a second.
-  setInterval(() => { if (room) refreshDelivery(room.name); }, 1000);
+  setInterval(() => { if (room) { refreshDelivery(room.name); refreshRoomNode(room.name); } }, 1000);
 }
 
 init();

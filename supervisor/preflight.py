@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -41,9 +42,12 @@ def needed(settings: Settings) -> list[Port]:
 def _docker(*args: str) -> str:
     if not shutil.which("docker"):
         return ""
-    done = subprocess.run(
-        ["docker", *args], capture_output=True, text=True, timeout=15, check=False
-    )
+    try:
+        done = subprocess.run(
+            ["docker", *args], capture_output=True, text=True, timeout=15, check=False
+        )
+    except (subprocess.TimeoutExpired, OSError):
+        return ""  # an engine that hangs is not ours to judge here
     return done.stdout if done.returncode == 0 else ""
 
 
@@ -65,7 +69,12 @@ def remove_orphaned_containers() -> list[str]:
 def owner(port: Port) -> str | None:
     """Who holds `port` on this machine, as a user would want it named, or None."""
     kind = "tcp" if port.protocol == "tcp" else "udp"
-    for conn in psutil.net_connections(kind=kind):
+    try:
+        connections = psutil.net_connections(kind=kind)
+    except psutil.AccessDenied:
+        # macOS lists sockets only to root: learn whether the port is free by binding it.
+        return None if _bindable(port) else "another process (run as root to see which)"
+    for conn in connections:
         if not conn.laddr or conn.laddr.port != port.number:
             continue
         if kind == "tcp" and conn.status != psutil.CONN_LISTEN:
@@ -87,6 +96,16 @@ def owner(port: Port) -> str | None:
             return "a process this user cannot see (try: sudo ss -lptun)"
         return f"pid {conn.pid} ({command}): kill {conn.pid}"
     return None
+
+
+def _bindable(port: Port) -> bool:
+    kind = socket.SOCK_STREAM if port.protocol == "tcp" else socket.SOCK_DGRAM
+    with socket.socket(socket.AF_INET, kind) as probe:
+        try:
+            probe.bind(("127.0.0.1", port.number))
+        except OSError:
+            return False
+    return True
 
 
 def main() -> int:

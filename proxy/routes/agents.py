@@ -4,6 +4,7 @@ another without the people in it noticing more than the voice changing."""
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import logging
 import time
@@ -13,6 +14,7 @@ from fastapi import APIRouter, Request
 from livekit import api
 
 from devstack.errors import ErrorBody
+from devstack.livekit import SERVER_ERRORS
 from devstack.rooms import AGENT_WAIT_SECONDS, agent_name_of, find_room, wait_for_agent
 from devstack.worker_health import pool_statuses
 from proxy.deps import DispatcherDep, LiveKit, SettingsDep, WatcherDep
@@ -100,6 +102,11 @@ async def switch_agent(
     outcome = await dispatcher.ensure(body.room, body.agent_name, "")
     found = await wait_for_agent(lk, body.room, body.agent_name, AGENT_WAIT_SECONDS)
     if found is None:
+        if not outcome.already_dispatched:
+            # Leave the room as it was: the new dispatch must not bring a late second agent.
+            watcher.forget(body.room, body.agent_name)
+            with contextlib.suppress(*SERVER_ERRORS):
+                await lk.agent_dispatch.delete_dispatch(outcome.dispatch_id, body.room)
         raise ApiError(
             504,
             "switch_timed_out",
@@ -112,7 +119,8 @@ async def switch_agent(
     for d in await lk.agent_dispatch.list_dispatch(body.room):
         if d.agent_name in leaving:
             watcher.forget(body.room, d.agent_name)  # leaving on purpose: not to be replaced
-            await lk.agent_dispatch.delete_dispatch(d.id, body.room)
+            with contextlib.suppress(*SERVER_ERRORS):  # already gone with its job
+                await lk.agent_dispatch.delete_dispatch(d.id, body.room)
             removed.append(d.id)
     logger.info(
         "switched room=%s from %s to %s (%s) in %d ms; removed dispatches %s",

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from livekit import api
 
+from devstack.cluster import node_answers
 from proxy.deps import LiveKit, SettingsDep
 from proxy.errors import ApiError
 from proxy.models import InputError, check_room
@@ -23,12 +25,31 @@ async def list_rooms(lk: LiveKit) -> dict[str, Any]:
 
 
 @router.get("/{room}")
-async def get_room(room: str, lk: LiveKit, settings: SettingsDep) -> dict[str, Any]:
+async def get_room(
+    room: str, request: Request, lk: LiveKit, settings: SettingsDep
+) -> dict[str, Any]:
     """Participants (kind AGENT/STANDARD, attributes, tracks) and dispatches with jobs."""
     try:
         name = check_room(room)
     except InputError as exc:
         raise ApiError(422, "invalid_request", f"room: {exc}", exc.hint) from None
+    cluster = len(settings.nodes) > 1
+    registry = request.app.state.registry
+    node = registry.node_of_room(name) if cluster else None
+    urls = dict(settings.nodes)
+    if node in urls and not await asyncio.to_thread(node_answers, urls[node]):
+        # The other nodes still list a room whose node died (its entry stays in Redis), and
+        # asking them about it fails: say it is gone instead.
+        return {
+            "name": name,
+            "node": node,
+            "node_reachable": False,
+            "participants": [],
+            "agents": [],
+            "dispatches": [],
+            "warning": f"node {node} does not answer: this room is gone with it, though the "
+            "other nodes still list it; join a new room",
+        }
     described = await describe_room(lk, name)
     if described is None:
         raise ApiError(
@@ -37,4 +58,14 @@ async def get_room(room: str, lk: LiveKit, settings: SettingsDep) -> dict[str, A
             f"room {name!r} does not exist on {settings.livekit_url}",
             "A room exists while someone is in it, or until its empty/departure timeout ends.",
         )
+    if cluster:
+        # Several nodes: the room's node (from the allocating node's log) and each agent
+        # job's node (its worker's).
+        described["node"] = node
+        described["node_reachable"] = True if node in urls else None
+        workers = registry.workers
+        for d in described["dispatches"]:
+            for job in d["jobs"]:
+                worker = workers.get(job["worker_id"])
+                job["node"] = worker.node if worker else None
     return described

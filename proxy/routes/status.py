@@ -10,6 +10,8 @@ import aiohttp
 from fastapi import APIRouter, Request
 from livekit import api
 
+from devstack.cluster import nodes_view, redis_answers
+from devstack.livekit import SERVER_ERRORS
 from devstack.rooms import AGENT_WAIT_SECONDS
 from devstack.state import PROCESSES, read_states
 from devstack.worker_health import default_agent_name, fetch_worker_status, pool_statuses
@@ -34,7 +36,7 @@ async def health(request: Request, lk: LiveKit, settings: SettingsDep) -> dict[s
     try:
         rooms = await lk.room.list_rooms(api.ListRoomsRequest())
         server.update(reachable=True, keys_accepted=True, num_rooms=len(rooms.rooms))
-    except api.TwirpError as exc:
+    except SERVER_ERRORS as exc:
         server.update(reachable=True, detail=livekit_refused(settings.livekit_url, exc).detail)
     except (aiohttp.ClientError, TimeoutError) as exc:
         server["detail"] = f"{type(exc).__name__}: {exc}"
@@ -62,6 +64,14 @@ async def health(request: Request, lk: LiveKit, settings: SettingsDep) -> dict[s
         ],
         # The supervisor's view: "restarting" while a crashed process waits for its restart.
         "processes": read_states(settings.state_dir, PROCESSES),
+        # Several nodes (LIVEKIT_NODES): each node, the workers on it, and the shared Redis.
+        "nodes": await nodes_view(settings, registry),
+        "redis": {
+            "address": settings.livekit_redis,
+            "reachable": await redis_answers(settings.livekit_redis),
+        }
+        if settings.livekit_redis
+        else None,
     }
 
 
@@ -80,8 +90,10 @@ async def diagnose_room(body: DiagnoseRequest, settings: SettingsDep) -> dict[st
         room=body.room,
         token=body.token,
         probe=body.probe,
-        server_log=settings.server_log_path,
+        server_logs=settings.server_logs,
         state_dir=settings.state_dir,
+        nodes=settings.nodes,
+        redis=settings.livekit_redis,
     )
     result = diagnose(await gather(target), settings.agent_load_threshold)
     logger.info("diagnosis: room=%s cause=%s: %s", body.room or "-", result.cause, result.verdict)

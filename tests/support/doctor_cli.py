@@ -14,7 +14,9 @@ from devstack.local_server import LiveKitServer
 from devstack.processes import ROOT
 
 
-def doctor(server: LiveKitServer, *args: str, human: bool = False) -> tuple[int, Any]:
+def doctor(
+    server: LiveKitServer, *args: str, human: bool = False, env: dict[str, str] | None = None
+) -> tuple[int, Any]:
     """`devstack doctor` against `server`; returns (exit code, parsed JSON or text)."""
     cmd = [
         sys.executable, "-m", "doctor.cli", "doctor",
@@ -23,9 +25,14 @@ def doctor(server: LiveKitServer, *args: str, human: bool = False) -> tuple[int,
     ]  # fmt: skip
     if not human:
         cmd.append("--json")
-    env = {**os.environ, "DEVSTACK_ENV_FILE": ""}
     done = subprocess.run(
-        cmd, cwd=ROOT, capture_output=True, text=True, timeout=90, check=False, env=env
+        cmd,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+        env={**os.environ, "DEVSTACK_ENV_FILE": "", **(env or {})},
     )
     assert "Traceback" not in done.stderr, done.stderr
     if human:
