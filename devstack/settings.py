@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     # --- several nodes (make dev-cluster): name=url of each livekit-server node, and the
     # Redis they share; empty for the single node of `make dev`.
     livekit_nodes: str = Field("", examples=["a=ws://localhost:7880,b=ws://localhost:7890"])
-    livekit_redis: str = Field("", examples=["127.0.0.1:6390"])
+    livekit_redis: str = Field("", examples=["127.0.0.1:6379"])
     # --- the proxy ---
     proxy_host: str = Field("127.0.0.1", examples=["127.0.0.1"])
     proxy_port: int = Field(9000, ge=1, le=65535, examples=[9000])

@@ -155,11 +155,22 @@ def _pool(f: Facts) -> tuple[str, Status] | None:
 def _nodes(f: Facts) -> tuple[str, Status] | None:
     if not f.ev.nodes and not f.ev.redis:
         return None
-    parts = [f"{n['name']} {'up' if n['reachable'] else 'DOWN'}" for n in f.ev.nodes]
+    parts = [
+        f"{n['name']} {'up' if n['reachable'] else 'DOWN'}"
+        + (f" ({', '.join(name_of(a) for a in n.get('agents', []))})" if n.get("agents") else "")
+        for n in f.ev.nodes
+    ]
     if f.ev.redis:
         parts.append(f"redis {f.ev.redis['address']} {'up' if f.ev.redis['reachable'] else 'DOWN'}")
     if f.ev.room_node:
         parts.append(f"room on node {f.ev.room_node}")
+        here = next((n for n in f.ev.nodes if n["name"] == f.ev.room_node), None)
+        if here is not None and f.ev.agent_name not in here.get("agents", []) and f.taken:
+            # Not a failure on v1.13.5: job requests reach every node's workers via Redis.
+            parts.append(
+                f"no worker named {name_of(f.ev.agent_name)} on that node: served from another "
+                "node through Redis"
+            )
     return ", ".join(parts), "pass"
 
 

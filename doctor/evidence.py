@@ -221,7 +221,15 @@ async def gather(target: Target) -> Evidence:
     if len(target.nodes) > 1:
         up = await asyncio.gather(*(asyncio.to_thread(node_answers, u) for _, u in target.nodes))
         evidence.nodes = [
-            {"name": n, "url": u, "reachable": r}
+            {
+                "name": n,
+                "url": u,
+                "reachable": r,
+                # The agent names registered on this node, from its log.
+                "agents": sorted({w.agent_name for w in registry.workers.values() if w.node == n})
+                if registry
+                else [],
+            }
             for (n, u), r in zip(target.nodes, up, strict=True)
         ]
         if registry is not None and room_name:

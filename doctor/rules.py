@@ -115,7 +115,7 @@ RULES: list[Rule] = [
     Rule("redis_down", "nodes", True,
          lambda f: bool(f.ev.redis) and not f.ev.redis["reachable"],  # type: ignore[index]
          lambda f: f"the Redis the nodes share ({f.ev.redis['address']}) does not answer: no node can take a new room or route an agent job; start it",  # type: ignore[index]
-         "Start the Redis in LIVEKIT_REDIS (make dev-cluster runs one on 127.0.0.1:6390)."),
+         "Start the Redis in LIVEKIT_REDIS (make dev-cluster uses 127.0.0.1:6379)."),
     Rule("bad_api_key", "keys", True,
          lambda f: f.ev.server.auth == "bad_key",
          lambda f: f"{f.ev.server.detail} at {f.ev.server.url}; the key in use is not in its `keys`",

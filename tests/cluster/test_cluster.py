@@ -99,6 +99,13 @@ async def test_dispatch_through_one_node_and_join_through_the_other(
     await agent_comes(a, b, room)
     described = httpx.get(f"{cluster_proxy.url}/api/rooms/{room}", timeout=10).json()
     assert described["node"] in ("a", "b") and described["node_reachable"] is True
+    code, d = doctor(
+        a, "--room", room, "--agent-name", AGENT, "--worker-url", workers["a"].health_url,
+        env=cluster_env(cluster),
+    )  # fmt: skip
+    line = next(c for c in d["checks"] if c["key"] == "nodes")["evidence"]
+    assert f"a up (`{AGENT}`)" in line and f"b up (`{AGENT}`)" in line
+    assert f"room on node {described['node']}" in line and code == 0
     print(f"\n10/10 across nodes; join {min(times):.2f}-{max(times):.2f} s")
 
 
