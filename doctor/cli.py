@@ -94,25 +94,24 @@ def render(d: Diagnosis, header: str) -> str:
 def run_doctor(args: argparse.Namespace, settings: Settings) -> int:
     if args.agent_name is None:
         args.agent_name = asyncio.run(default_agent_name(settings))
-    # The stack's own state (its server's log, its pool) describes its own server only.
-    local = args.url in {settings.livekit_url, *dict(settings.nodes).values()}
-    target = Target(
-        url=args.url,
-        api_key=args.api_key,
-        api_secret=args.api_secret or settings.livekit_api_secret,
-        worker_url=args.worker_url,
-        agent_name=args.agent_name,
-        room=args.room,
-        token=args.token,
-        probe=args.probe,
-        probe_timeout=args.probe_timeout,
-        server_logs={"": args.server_log}
-        if args.server_log
-        else (settings.server_logs if local else None),
-        state_dir=settings.state_dir if local else None,
-        nodes=settings.nodes if local or len(settings.nodes) > 1 else [],
-        redis=settings.livekit_redis,
-    )
+    asked = {
+        "url": args.url,
+        "api_key": args.api_key,
+        "api_secret": args.api_secret or settings.livekit_api_secret,
+        "worker_url": args.worker_url,
+        "agent_name": args.agent_name,
+        "room": args.room,
+        "token": args.token,
+        "probe": args.probe,
+        "probe_timeout": args.probe_timeout,
+    }
+    if args.server_log:
+        asked["server_logs"] = {"": args.server_log}
+    # The stack's own state (its servers' logs, its pool) describes its own servers only.
+    if args.url in {settings.livekit_url, *dict(settings.nodes).values()}:
+        target = Target.of_stack(settings, **asked)
+    else:
+        target = Target(**asked)
     result = diagnose(asyncio.run(gather(target)), args.load_threshold)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))

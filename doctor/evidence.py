@@ -18,7 +18,7 @@ from devstack.cluster import node_answers, redis_answers
 from devstack.livekit import SERVER_ERRORS, api_client
 from devstack.rooms import agent_name_of, dispatch_age, find_room, room_state
 from devstack.server_log import read_registry
-from devstack.settings import http_url
+from devstack.settings import Settings, http_url
 from devstack.tokens import admin_token
 from devstack.worker_health import WorkerStatus, fetch_worker_status, pool_statuses
 from doctor.probe import ProbeFacts, run_probe
@@ -45,6 +45,24 @@ class Target:
     # Several nodes: (name, URL) of each, and the Redis they share.
     nodes: list[tuple[str, str]] = field(default_factory=list)
     redis: str = ""
+
+    @classmethod
+    def of_stack(cls, settings: Settings, **asked: Any) -> Target:
+        """The stack's own deployment, with its state: the server logs, the pool, the
+        nodes and their Redis. `asked` overrides what the user named (room, token, ...)."""
+        return cls(
+            **{
+                "url": settings.livekit_url,
+                "api_key": settings.livekit_api_key,
+                "api_secret": settings.livekit_api_secret,
+                "worker_url": settings.worker_health_url,
+                "server_logs": settings.server_logs,
+                "state_dir": settings.state_dir,
+                "nodes": settings.nodes,
+                "redis": settings.livekit_redis,
+                **asked,
+            }
+        )
 
 
 @dataclass

@@ -79,21 +79,13 @@ async def health(request: Request, lk: LiveKit, settings: SettingsDep) -> dict[s
 async def diagnose_room(body: DiagnoseRequest, settings: SettingsDep) -> dict[str, Any]:
     """Why did the agent not join? Checks with evidence and a one-sentence verdict
     (the same engine as `devstack doctor`)."""
-    target = Target(
-        url=settings.livekit_url,
-        api_key=settings.livekit_api_key,
-        api_secret=settings.livekit_api_secret,
-        worker_url=settings.worker_health_url,
-        agent_name=await default_agent_name(settings)
-        if body.agent_name is None
-        else body.agent_name,
+    name = body.agent_name
+    target = Target.of_stack(
+        settings,
+        agent_name=await default_agent_name(settings) if name is None else name,
         room=body.room,
         token=body.token,
         probe=body.probe,
-        server_logs=settings.server_logs,
-        state_dir=settings.state_dir,
-        nodes=settings.nodes,
-        redis=settings.livekit_redis,
     )
     result = diagnose(await gather(target), settings.agent_load_threshold)
     logger.info("diagnosis: room=%s cause=%s: %s", body.room or "-", result.cause, result.verdict)
