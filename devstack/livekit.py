@@ -18,6 +18,8 @@ API_TIMEOUT_SECONDS = 5.0
 # What the server API raises when the server answered with an error: a 4xx (TwirpError) or
 # a 5xx after its retries (ServerError, e.g. a node of a cluster that does not answer).
 SERVER_ERRORS: tuple[type[Exception], ...] = (api.TwirpError, api.ServerError)
+# ... or the server did not answer at all.
+API_ERRORS: tuple[type[Exception], ...] = (*SERVER_ERRORS, aiohttp.ClientError, TimeoutError)
 
 
 def api_client(

@@ -9,6 +9,8 @@ import time
 
 from livekit import api
 
+from devstack.livekit import API_ERRORS
+
 AGENT_KIND = api.ParticipantInfo.Kind.AGENT
 # The server stamps this attribute on every agent participant it admits.
 AGENT_NAME_ATTRIBUTES = ("lk.agent_name", "lk.agent.name")
@@ -54,7 +56,7 @@ async def agents_in(lk: api.LiveKitAPI, room: str, agent_name: str) -> list[api.
     """The agents named `agent_name` in `room` now ([] while the room is not visible yet)."""
     try:
         listing = await lk.room.list_participants(api.ListParticipantsRequest(room=room))
-    except (api.TwirpError, api.ServerError, OSError, TimeoutError):
+    except API_ERRORS:
         return []  # the room may not exist yet, or the server blinked
     return [p for p in listing.participants if agent_name_of(p) == agent_name]
 

@@ -12,7 +12,6 @@ import asyncio
 import json
 import logging
 import os
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -80,7 +79,6 @@ class WorkerRegistry:
     node_ids: dict[str, str] = field(default_factory=dict)  # node id (ND_...) -> node name
     room_nodes: dict[str, str] = field(default_factory=dict)  # room -> node id
     on_registered: list[Callable[[RegisteredWorker], None]] = field(default_factory=list)
-    on_closed: list[Callable[[RegisteredWorker], None]] = field(default_factory=list)
     on_never_connected: list[Callable[[str, str], None]] = field(default_factory=list)
     on_started: list[Callable[[str], None]] = field(default_factory=list)
 
@@ -111,9 +109,8 @@ class WorkerRegistry:
             self.workers[worker.worker_id] = worker
             for callback in self.on_registered:
                 callback(worker)
-        elif parsed.message == CLOSED and (gone := self.workers.pop(f.get("workerID", ""), None)):
-            for callback in self.on_closed:
-                callback(gone)
+        elif parsed.message == CLOSED:
+            self.workers.pop(f.get("workerID", ""), None)
         elif parsed.message == ASSIGNED and (w := self.workers.get(f.get("workerID", ""))):
             w.jobs.append(f.get("jobID", ""))
         elif parsed.message == NEVER_CONNECTED and "room" in f and "participant" in f:
@@ -132,11 +129,6 @@ class WorkerRegistry:
 
     def agent_names(self) -> list[str]:
         return sorted({w.agent_name for w in self.workers.values()})
-
-    def registered_since(self, agent_name: str) -> float | None:
-        """When the earliest worker of that name now registered registered."""
-        times = [w.registered_at for w in self.named(agent_name)]
-        return min(times) if times else None
 
 
 def read_registry(paths: dict[str, Path]) -> WorkerRegistry | None:
@@ -196,7 +188,3 @@ def _feed(registry: WorkerRegistry, line: str, node: str) -> None:
         registry.feed(line, node)
     except Exception:
         logger.exception("while reading a livekit-server log line: %s", line[:200])
-
-
-def age(at: float | None) -> float | None:
-    return None if at is None else round(time.time() - at, 1)

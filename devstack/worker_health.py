@@ -63,11 +63,16 @@ async def pool_statuses(state_dir: Path) -> list[tuple[dict[str, Any], WorkerSta
     return list(zip(pool, statuses, strict=True))
 
 
+def registered_name(pool: list[tuple[dict[str, Any], WorkerStatus]]) -> str | None:
+    """The agent name the stack's own worker reports, None while none answers."""
+    return next((s.agent_name for _, s in pool if s.reachable and s.agent_name), None)
+
+
 async def default_agent_name(settings: Settings) -> str:
     """The name to dispatch when none is given: LIVEKIT_AGENT_NAME, or, when the stack runs
     your own agent file (AGENT_FILE), the name that worker registered with."""
     if settings.agent_file:
-        for _, status in await pool_statuses(settings.state_dir):
-            if status.reachable and status.agent_name:
-                return status.agent_name
+        return registered_name(await pool_statuses(settings.state_dir)) or (
+            settings.livekit_agent_name
+        )
     return settings.livekit_agent_name

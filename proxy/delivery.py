@@ -21,10 +21,9 @@ import weakref
 from collections.abc import Coroutine
 from typing import Any
 
-import aiohttp
 from livekit import api
 
-from devstack.livekit import SERVER_ERRORS
+from devstack.livekit import API_ERRORS, SERVER_ERRORS
 from devstack.rooms import AGENT_KIND, agent_name_of
 from devstack.server_log import RegisteredWorker, WorkerRegistry
 from proxy.deliveries import (
@@ -150,7 +149,7 @@ class DeliveryWatcher:
     async def _adopt_token_dispatch(self, room: str, agent_name: str, metadata: str) -> None:
         try:
             dispatches = await self.lk.agent_dispatch.list_dispatch(room)
-        except (*SERVER_ERRORS, aiohttp.ClientError, TimeoutError) as exc:
+        except API_ERRORS as exc:
             logger.warning(
                 "cannot follow the token dispatch of %r in %s: %s", agent_name, room, exc
             )
@@ -226,7 +225,10 @@ class DeliveryWatcher:
         """Under load an agent's connection can time out before it ever joins (a burst on a
         small machine): the server drops the participant and keeps the dispatch, and no
         webhook says so. Re-issue it if the failed participant was this dispatch's agent."""
-        dispatches = await self.lk.agent_dispatch.list_dispatch(d.room)
+        try:
+            dispatches = await self.lk.agent_dispatch.list_dispatch(d.room)
+        except API_ERRORS:
+            return  # the room is gone, or the server is: nothing to re-issue into
         mine = next((x for x in dispatches if x.id == d.dispatch_id), None)
         if mine is None or d.state != "pending":
             return
@@ -259,7 +261,7 @@ class DeliveryWatcher:
                         agent_name=d.agent_name, room=d.room, metadata=d.metadata
                     )
                 )
-            except (*SERVER_ERRORS, aiohttp.ClientError, TimeoutError) as exc:
+            except API_ERRORS as exc:
                 d.state = "lost"
                 self.metrics.lost.labels(reason="redispatch_failed").inc()
                 self._event(d, "gave up", f"re-dispatch failed ({reason}): {exc}")
@@ -271,7 +273,7 @@ class DeliveryWatcher:
                 d.state, d.agent_identity = "pending", ""
             if reason == "agent lost":
                 d.requested_at = time.time()  # the user waits again from now
-            with contextlib.suppress(api.TwirpError):  # gone with its job: the new one counts
+            with contextlib.suppress(*SERVER_ERRORS):  # gone with its job: the new one counts
                 await self.lk.agent_dispatch.delete_dispatch(old, d.room)
         self.metrics.redispatched.labels(reason=reason.replace(" ", "_")).inc()
         self._event(
@@ -283,7 +285,7 @@ class DeliveryWatcher:
     async def _people_in(self, room: str) -> int:
         try:
             listing = await self.lk.room.list_participants(api.ListParticipantsRequest(room=room))
-        except (*SERVER_ERRORS, aiohttp.ClientError, TimeoutError):
+        except API_ERRORS:
             return 0
         return sum(1 for p in listing.participants if p.kind != AGENT_KIND)
 

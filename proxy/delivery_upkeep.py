@@ -10,10 +10,9 @@ import time
 from dataclasses import asdict
 from typing import Any
 
-import aiohttp
 from livekit import api
 
-from devstack.livekit import SERVER_ERRORS
+from devstack.livekit import API_ERRORS
 from devstack.rooms import AGENT_WAIT_SECONDS, agent_name_of
 from proxy.deliveries import Delivery
 from proxy.delivery import DeliveryWatcher
@@ -55,7 +54,7 @@ async def present(watcher: DeliveryWatcher, d: Delivery) -> bool:
     """Whether the agent is in the room after all; if so the watcher learns it now."""
     try:
         listing = await watcher.lk.room.list_participants(api.ListParticipantsRequest(room=d.room))
-    except (*SERVER_ERRORS, aiohttp.ClientError, TimeoutError):
+    except API_ERRORS:
         return False
     agent = next((p for p in listing.participants if agent_name_of(p) == d.agent_name), None)
     if agent is not None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from livekit import api
 
+from devstack.livekit import SERVER_ERRORS
 from devstack.rooms import UNTAKEN_AFTER_SECONDS, agent_name_of, dispatch_age, find_room, room_state
 from proxy.delivery import DeliveryWatcher
 
@@ -89,7 +90,7 @@ class Dispatcher:
             message += f" again: the earlier dispatch {replaced} has no agent in the room ({why})"
             # The old dispatches will never produce an agent; keep the room's list honest.
             for d in stale:
-                with contextlib.suppress(api.TwirpError):  # the watcher may have removed it
+                with contextlib.suppress(*SERVER_ERRORS):  # the watcher may have removed it
                     await self._lk.agent_dispatch.delete_dispatch(d.id, room)
         logger.info(
             "dispatch created: room=%s agent_name=%s dispatch_id=%s room_existed=%s replaced=%s",

@@ -6,23 +6,27 @@ one, so a mismatch stays a mismatch and the doctor still names it."""
 from __future__ import annotations
 
 from devstack.settings import Settings
-from devstack.worker_health import default_agent_name, pool_statuses
+from devstack.worker_health import pool_statuses, registered_name
 from proxy.errors import ApiError
 
 
 async def agent_name_for(settings: Settings, requested: str | None) -> str:
     """The agent name to dispatch: the request's, else the default; never empty."""
-    if requested is None and settings.agent_file and not await file_worker_answers(settings):
-        # Until your worker is up its name is unknown: guessing LIVEKIT_AGENT_NAME would
-        # dispatch a name nobody registers, and the watcher would wait for it for ever.
-        raise ApiError(
-            503,
-            "worker_starting",
-            f"the worker of AGENT_FILE={settings.agent_file} is not up yet, so the agent name "
-            "it registers is not known",
-            "Wait for its 'registered worker' line, or pass agent_name.",
-        )
-    name = await default_agent_name(settings) if requested is None else requested
+    name = requested
+    if name is None and settings.agent_file:
+        name = registered_name(await pool_statuses(settings.state_dir))
+        if name is None:
+            # Until your worker is up its name is unknown: guessing LIVEKIT_AGENT_NAME would
+            # dispatch a name nobody registers, and the watcher would wait for it for ever.
+            raise ApiError(
+                503,
+                "worker_starting",
+                f"the worker of AGENT_FILE={settings.agent_file} is not up yet, so the agent "
+                "name it registers is not known",
+                "Wait for its 'registered worker' line, or pass agent_name.",
+            )
+    if name is None:
+        name = settings.livekit_agent_name
     if not name:
         raise ApiError(
             422,
@@ -32,7 +36,3 @@ async def agent_name_for(settings: Settings, requested: str | None) -> str:
             "Pass agent_name, or set LIVEKIT_AGENT_NAME in .env (read by worker and proxy).",
         )
     return name
-
-
-async def file_worker_answers(settings: Settings) -> bool:
-    return any(status.reachable for _, status in await pool_statuses(settings.state_dir))

@@ -26,8 +26,8 @@ async def room_exists_warning(lk: api.LiveKitAPI, room: str) -> str | None:
 def worker_warning(
     agent_name: str,
     worker: WorkerStatus,
-    registered: bool | None = None,
-    redispatch: bool = True,
+    registered: bool | None,
+    redispatch: bool,
 ) -> str | None:
     """What one worker's health server and the server's log say about `agent_name`.
     `registered`: whether the log shows a worker of that name (None: no log at hand)."""

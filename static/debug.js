@@ -11,7 +11,7 @@ const MODE_HELP = {
 };
 
 // Automation contract: tests read these.
-const devstack = { log: [], state: "idle", agentLevelPeak: 0, micLevelPeak: 0, room: null, diagnosis: null, delivery: null, agents: [], nodes: null };
+const devstack = { log: [], state: "idle", agentLevelPeak: 0, micLevelPeak: 0, room: null, diagnosis: null, delivery: null, agents: [], nodes: null, cluster: false };
 window.devstack = devstack;
 
 let room = null;
@@ -95,6 +95,7 @@ async function refreshStatus() {
   else if (!registered.known) pill("pill-worker", w.healthy ? "ok" : "bad", `worker "${w.agent_name || "(unnamed)"}" up`);
   else pill("pill-worker", "ok", `worker "${health.expected_agent_name}" registered`);
   renderWorkers(health);
+  devstack.cluster = (health.nodes || []).length > 1;
   // Your own agent file names itself once its worker is up: follow it until you type a name.
   if (!nameEdited && state() === "idle" && health.expected_agent_name && !new URLSearchParams(location.search).has("agent")) {
     $("agent-name").value = health.expected_agent_name;
@@ -206,7 +207,6 @@ async function refreshRoomNode(roomName) {
   } catch {
     return;
   }
-  if (r.node === undefined) return; // a single node
   const agents = {};
   for (const d of r.dispatches) for (const j of d.jobs) if (j.participant_identity) agents[j.participant_identity] = j.node;
   const changed = r.node !== roomNodes.room || JSON.stringify(agents) !== JSON.stringify(roomNodes.agents);
@@ -552,7 +552,8 @@ async function init() {
   setInterval(refreshAgents, 1000);
   setInterval(refreshStatus, 5000);
   // While connected, the watcher's events for this room join the event log within a second.
-  setInterval(() => { if (room) { refreshDelivery(room.name); refreshRoomNode(room.name); } }, 1000);
+  // The room's node is only asked for with several nodes: on one node it says nothing new.
+  setInterval(() => { if (room) { refreshDelivery(room.name); if (devstack.cluster) refreshRoomNode(room.name); } }, 1000);
 }
 
 init();

@@ -3,6 +3,7 @@ the agent not join (the same engine as `devstack doctor`)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -14,7 +15,12 @@ from devstack.cluster import nodes_view, redis_answers
 from devstack.livekit import SERVER_ERRORS
 from devstack.rooms import AGENT_WAIT_SECONDS
 from devstack.state import PROCESSES, read_states
-from devstack.worker_health import default_agent_name, fetch_worker_status, pool_statuses
+from devstack.worker_health import (
+    default_agent_name,
+    fetch_worker_status,
+    pool_statuses,
+    registered_name,
+)
 from doctor.diagnose import diagnose
 from doctor.evidence import Target, gather
 from proxy.deps import LiveKit, SettingsDep
@@ -40,11 +46,14 @@ async def health(request: Request, lk: LiveKit, settings: SettingsDep) -> dict[s
         server.update(reachable=True, detail=livekit_refused(settings.livekit_url, exc).detail)
     except (aiohttp.ClientError, TimeoutError) as exc:
         server["detail"] = f"{type(exc).__name__}: {exc}"
-    worker = await fetch_worker_status(settings.worker_health_url)
-    expected = await default_agent_name(settings)
+    worker, pool = await asyncio.gather(
+        fetch_worker_status(settings.worker_health_url), pool_statuses(settings.state_dir)
+    )
+    expected = settings.livekit_agent_name
+    if settings.agent_file:  # your own worker names itself; the pool just told us how
+        expected = registered_name(pool) or expected
     registry = request.app.state.registry
     known = registry.server_started_at is not None
-    pool = await pool_statuses(settings.state_dir)
     return {
         "livekit": server,
         "worker": worker.to_dict(),
