@@ -1,10 +1,12 @@
 """Offline media mode: Silero VAD cuts the user's speech into utterances and the agent
-plays each one back on its own track. It proves mic -> server -> agent -> server ->
-speaker works end to end, with no cloud account and no API key."""
+plays each one back on its own track, published when it first has something to play. It
+proves mic -> server -> agent -> server -> speaker works end to end, with no cloud account
+and no API key."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from livekit import rtc
@@ -15,6 +17,7 @@ from agent.state import CHAT_TOPIC, say_text, set_state
 # Typed in the chat, it makes the agent end its job normally (disconnect CLIENT_INITIATED).
 LEAVE_COMMAND = "/leave"
 SAMPLE_RATE = 16000  # Silero's native rate: no resampling on the way in
+SUBSCRIBE_WAIT_SECONDS = 2.0
 logger = logging.getLogger("devstack.agent.loopback")
 
 
@@ -27,14 +30,12 @@ class Loopback:
         self._source = rtc.AudioSource(SAMPLE_RATE, 1, queue_size_ms=1000)
         self._speaking = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._published: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Publish the echo track, then listen to every current and future audio track."""
+        """Listen to every current and future audio track. The echo track is published the
+        first time there is something to play back (see _voice)."""
         room = self._ctx.room
-        track = rtc.LocalAudioTrack.create_audio_track("agent-echo", self._source)
-        options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
-        await room.local_participant.publish_track(track, options)
-
         room.on("track_subscribed", self._on_track_subscribed)
         for participant in room.remote_participants.values():
             for publication in participant.track_publications.values():
@@ -91,11 +92,32 @@ class Loopback:
             await vad_stream.aclose()
             await stream.aclose()
 
+    async def _voice(self) -> None:
+        """Publish the echo track once, when the agent first has something to say. A
+        published track costs an Opus encoder running 50 times a second even in silence,
+        in the worker, the server and every subscriber: with 50 rooms that was most of a
+        core spent on nothing. Waits briefly for a subscriber, so the first echo is heard
+        from its start."""
+        if self._published is None:
+            self._published = asyncio.create_task(self._publish())
+        await self._published
+
+    async def _publish(self) -> None:
+        room = self._ctx.room
+        subscribed = asyncio.Event()
+        room.on("local_track_subscribed", lambda _track: subscribed.set())
+        track = rtc.LocalAudioTrack.create_audio_track("agent-echo", self._source)
+        options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
+        await room.local_participant.publish_track(track, options)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(subscribed.wait(), SUBSCRIBE_WAIT_SECONDS)
+
     async def _echo(self, frames: list[rtc.AudioFrame], duration: float, identity: str) -> None:
         async with self._speaking:
             room = self._ctx.room
             logger.info("heard %.1f s of speech from %s, playing it back", duration, identity)
             await say_text(room, f"heard {duration:.1f} s of speech")
+            await self._voice()
             await set_state(room, "speaking")
             for frame in frames:
                 await self._source.capture_frame(frame)

@@ -175,7 +175,7 @@ def _apply_stack_settings(server: AgentServer, settings: Settings) -> None:
     # the built-in worker; a value the user set is kept.
     changes: dict[str, Any] = {}
     if isinstance(server._num_idle_processes, ServerEnvOption):
-        changes["num_idle_processes"] = settings.agent_idle_processes
+        changes["num_idle_processes"] = settings.idle_processes
     if settings.agent_load_threshold is not None and isinstance(
         server._load_threshold, ServerEnvOption
     ):

@@ -7,48 +7,65 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import threading
 
+from livekit import rtc
 from livekit.agents import AgentServer, JobContext, JobExecutorType, JobProcess, JobRequest
 from livekit.plugins import silero
 
+from agent.announce import connect_announced
 from agent.loopback import Loopback
 from agent.state import say_text, set_state
-from agent.voice import start_voice_pipeline
 from devstack.settings import Settings, load_settings
 
 logger = logging.getLogger("devstack.agent")
 # Each job process imports this module again: the same env, so the same settings.
 settings: Settings = load_settings()
 MODE, MODE_REASON = settings.mode_and_reason()
+if MODE == "openai":
+    # Imported only in this mode: the OpenAI plugin adds 0.5 s and 15 MB to every process
+    # that imports it. It registers here, at import, on the main thread as livekit-agents
+    # requires, and the job processes' forkserver preloads it.
+    from agent.voice import start_voice_pipeline
 
 # The health server (GET / and GET /worker) is on a fixed port so the proxy and
 # `devstack doctor` can find it (livekit-agents' dev default is a random port), and
 # on loopback only unless AGENT_HTTP_HOST says otherwise.
-# A finite load threshold also makes the worker refuse concurrent requests while earlier
-# ones are still launching (it reserves a slot per job), so one is set only on request.
-capacity = (
-    {}
-    if settings.agent_load_threshold is None
-    else {"load_threshold": settings.agent_load_threshold}
-)
-# The server's URL and keys are passed explicitly: with no .env and no LIVEKIT_* variables
-# the worker runs on the same defaults as the proxy and the doctor.
+# The load threshold is infinite unless AGENT_LOAD_THRESHOLD sets one, in `--prod` too:
+# with livekit-agents' production default (0.7 of the CPU, which a laptop's browser and
+# server share) a burst of rooms finds the worker "full" and the server drops those
+# dispatches for good. A finite threshold also caps how many requests the worker reserves
+# while none has started (threshold / idle processes each), so it refuses inside a burst.
 server = AgentServer(
     ws_url=settings.livekit_url,
     api_key=settings.livekit_api_key,
     api_secret=settings.livekit_api_secret,
-    job_executor_type=JobExecutorType(settings.agent_job_executor),
+    job_executor_type=JobExecutorType(settings.job_executor),
     host=settings.agent_http_host,
     port=settings.agent_http_port,
-    num_idle_processes=settings.agent_idle_processes,
-    **capacity,
+    num_idle_processes=settings.idle_processes,
+    load_threshold=(
+        math.inf if settings.agent_load_threshold is None else settings.agent_load_threshold
+    ),
 )
 AGENT_NAME = settings.livekit_agent_name
 
 
+_vad: silero.VAD | None = None
+_vad_lock = threading.Lock()
+
+
 def prewarm(proc: JobProcess) -> None:
-    """Load Silero once per process, before a job arrives: it ships in the wheel, so offline."""
-    proc.userdata["vad"] = silero.VAD.load()
+    """Load Silero before a job arrives (it ships in the wheel, so offline), once per
+    process: with the thread executor every job thread shares it, since an ONNX Runtime
+    session may run on several threads and each stream keeps its own state. A thread then
+    warms up in microseconds instead of a model load each."""
+    global _vad
+    with _vad_lock:
+        if _vad is None:
+            _vad = silero.VAD.load()
+    proc.userdata["vad"] = _vad
 
 
 server.setup_fnc = prewarm
@@ -65,6 +82,13 @@ def _on_registered(worker_id: str, _server_info: object) -> None:
         settings.worker_health_url,
     )
     logger.info("media mode %s: %s", MODE, MODE_REASON)
+    logger.info(
+        "jobs run in a %s each (AGENT_JOB_EXECUTOR=%s), %d kept warm; load threshold %s",
+        settings.job_executor,
+        settings.agent_job_executor,
+        settings.idle_processes,
+        settings.agent_load_threshold or "none (never full)",
+    )
 
 
 def _metadata_text(raw: str) -> str:
@@ -102,11 +126,10 @@ async def on_request(req: JobRequest) -> None:
 async def entrypoint(ctx: JobContext) -> None:
     """Join, say hello in text, then run the media mode."""
     job = ctx.job
-    await ctx.connect()
     # livekit-server tells other participants about one that publishes nothing only in its
-    # periodic batch (every 3 s), but sends attribute changes at once: setting the state now
-    # makes the agent visible to the client right after it joined, not after its track is up.
-    await set_state(ctx.room, "initializing")
+    # periodic batch (every 3 s), but sends attribute changes at once: the agent sets its
+    # state (and its dispatch timeline) as soon as the server has it, see agent/announce.py.
+    await connect_announced(ctx)
     logger.info(
         "joined room=%s room_sid=%s job_id=%s dispatch_id=%s metadata=%s as %s",
         ctx.room.name,
@@ -128,8 +151,10 @@ async def entrypoint(ctx: JobContext) -> None:
             f"Hi, I am {AGENT_NAME or 'the automatic agent'} in loopback mode: "
             "speak and I will play your words back.",
         )
-    except Exception:
-        if ctx.room.isconnected():
+    except Exception as exc:
+        # A greeting that cannot be sent means the room went away under it (the SDK may
+        # still call the room connected for a moment): the same as a closed room.
+        if ctx.room.isconnected() and not isinstance(exc, rtc.StreamError):
             raise
         # The room closed while the agent was still starting (a probe room deleted, the
         # last human gone): the job simply ends, nothing failed.

@@ -1,35 +1,38 @@
-"""`python -m bench` (or `scripts/bench`): how long until the agent joins, and how many
-rooms at once before agents stop coming. Real server, real workers, real clients."""
+"""`python -m bench` (or `make bench`): how long until the agent joins, how many rooms at
+once before agents stop coming, and what it costs, for the stack's worker and, in the same
+run on the same server, for a seed-style baseline. Real server, real workers, real clients."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import statistics
+import os
 import sys
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
-from livekit import api
-
-from bench.measure import Join, Mode, Target, join_once
-from bench.report import markdown, summarize, write
-from bench.resources import ResourceSampler
-from bench.stack import BENCH_AGENT, Stack, own_server, running_stack, worker
+from bench.measure import Mode, Target
+from bench.report import markdown, write
+from bench.runs import Progress, bursts, sequential
+from bench.stack import (
+    BENCH_AGENT,
+    PLAIN_AGENT,
+    Stack,
+    own_server,
+    plain_worker,
+    running_stack,
+    worker,
+)
 from devstack.settings import load_settings
+from devstack.timeline import AFFINITY_FLOOR_MS
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_IDLE = 1
-DEFAULT_EXECUTOR = "process"  # the agent's own default (AGENT_JOB_EXECUTOR)
-# (idle processes, job executor, worker command) compared by --knobs.
+ANNOUNCE_ROOMS = 10  # the plain agent that sets one attribute: a few rooms prove the point
+# (label, AGENT_JOB_EXECUTOR, AGENT_IDLE_PROCESSES) compared by --knobs.
 KNOBS = [
-    (0, "process", "dev"),
-    (1, "process", "dev"),
-    (3, "process", "dev"),
-    (1, "thread", "dev"),
-    (1, "process", "start"),
+    ("one process per job, 1 warm", "process", "1"),
+    ("one thread per job, 1 warm", "thread", "1"),
+    ("one thread per job, 4 warm (the loopback default)", "thread", "4"),
 ]
 
 
@@ -38,31 +41,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="bench", description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter
     )
     p.add_argument("--rooms", type=int, default=30, help="rooms per mode, one after another")
-    p.add_argument("--concurrency", default="1,5,10,20", help="comma-separated rooms at once")
+    p.add_argument("--concurrency", default="1,5,10,20,50", help="comma-separated rooms at once")
+    p.add_argument("--modes", default="explicit,token,auto", help="dispatch modes, one at a time")
     p.add_argument(
-        "--modes", default="explicit,token,auto", help="dispatch modes for the sequential run"
+        "--start-bursts",
+        default="20,50",
+        help="bursts for the worker in production (`start`) mode, counting lost dispatches",
+    )
+    p.add_argument("--no-baseline", action="store_true", help="skip the seed-style baseline")
+    p.add_argument(
+        "--knobs", action="store_true", help="also compare job executors and warm processes"
     )
     p.add_argument(
-        "--idle-processes",
-        type=int,
-        default=DEFAULT_IDLE,
-        help="AGENT_IDLE_PROCESSES for the worker",
-    )
-    p.add_argument(
-        "--job-executor",
-        choices=["process", "thread"],
-        default=DEFAULT_EXECUTOR,
-        help="AGENT_JOB_EXECUTOR for the worker",
-    )
-    p.add_argument(
-        "--knobs",
+        "--profile",
         action="store_true",
-        help="also compare idle processes (0, 1, 3), thread vs process jobs, and dev vs start mode",
+        help="py-spy the stack's worker in the largest burst (writes profile.svg)",
     )
     p.add_argument(
         "--use-running",
         action="store_true",
-        help="measure the `make dev` stack (.env) instead of starting one; explicit and token modes only",
+        help="measure the `make dev` stack instead of starting one; explicit and token only",
     )
     p.add_argument(
         "--out",
@@ -73,171 +71,120 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-class Progress:
-    """A one-line progress bar on stderr."""
-
-    def __init__(self, total: int) -> None:
-        self.total, self.done = max(total, 1), 0
-        self.tty = sys.stderr.isatty()
-
-    def step(self, label: str, n: int = 1) -> None:
-        self.done += n
-        filled = int(30 * self.done / self.total)
-        line = f"[{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total} {label}"
-        if self.tty:
-            print(f"\r{line:<80}", end="", file=sys.stderr, flush=True)
-        else:
-            print(line, file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if self.tty:
-            print(file=sys.stderr)
-
-
-def room_name(tag: str) -> str:
-    return f"bench-{tag}-{uuid.uuid4().hex[:8]}"
-
-
-async def sequential(
-    stack: Stack, target: Target, mode: Mode, rooms: int, progress: Progress
-) -> list[Join]:
-    joins = []
-    async with api.LiveKitAPI(stack.http_url, stack.api_key, stack.api_secret) as lk:
-        for _ in range(rooms):
-            joins.append(await join_once(target, lk, mode, room_name(mode)))
-            progress.step(f"{mode} sequential")
-    return joins
-
-
-async def concurrent(
-    stack: Stack, target: Target, mode: Mode, count: int, progress: Progress
-) -> list[Join]:
-    async with api.LiveKitAPI(stack.http_url, stack.api_key, stack.api_secret) as lk:
-        joins = await asyncio.gather(
-            *(join_once(target, lk, mode, room_name(f"c{count}")) for _ in range(count))
-        )
-    progress.step(f"{count} concurrent", count)
-    return list(joins)
-
-
-def resources(stack: Stack, worker_pid: int | None) -> ResourceSampler:
-    roots = {}
-    if stack.server_pid:
-        roots["livekit-server"] = stack.server_pid
-    if worker_pid:
-        roots["agent worker"] = worker_pid
-    return ResourceSampler(roots)
-
-
-def prewarm_cost() -> dict[str, Any]:
-    """Silero's load time, the cost every job process pays once in prewarm."""
-    from livekit.plugins import silero
-
-    times = []
-    for _ in range(3):
-        started = time.perf_counter()
-        silero.VAD.load()
-        times.append((time.perf_counter() - started) * 1000)
-    return {"silero_load_ms": statistics.median(times), "runs": len(times)}
+def _ints(text: str) -> list[int]:
+    return [int(c) for c in text.split(",") if c.strip()]
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     modes: list[Mode] = [m for m in args.modes.split(",") if m]  # type: ignore[misc]
-    levels = [int(c) for c in args.concurrency.split(",") if c]
-    top = max(levels, default=0)
-    knob_steps = (args.rooms + top) * len(KNOBS) if args.knobs else 0
-    progress = Progress(args.rooms * len(modes) + sum(levels) + knob_steps)
+    levels, start_levels = _ints(args.concurrency), _ints(args.start_bursts)
+    settings = load_settings()
     result: dict[str, Any] = {
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": {"cpus": os.cpu_count()},
+        "floor_ms": AFFINITY_FLOOR_MS,
         "settings": {
             "rooms": args.rooms,
             "concurrency": levels,
-            "idle_processes": args.idle_processes,
-            "job_executor": args.job_executor,
-            "worker_mode": "dev",
+            # What the stack's worker runs with: the settings' defaults (AGENT_* from .env
+            # are dropped by the launcher, so a local .env does not change the figures).
+            "job_executor": type(settings).model_fields["agent_job_executor"].default,
         },
-        "sequential": {},
-        "concurrent": [],
-        "concurrent_mode": "explicit",
-        "knobs": [],
     }
+    named_rooms = args.rooms * len([m for m in modes if m != "auto"])
+    total = named_rooms + sum(levels)
+    if not args.use_running:
+        total += args.rooms * ("auto" in modes) + sum(start_levels)
+        total += 0 if args.no_baseline else args.rooms + sum(levels) + ANNOUNCE_ROOMS
+        total += (args.rooms + max(levels, default=0)) * len(KNOBS) if args.knobs else 0
+    progress = Progress(total)
     if args.use_running:
         stack = running_stack()
-        name = load_settings().livekit_agent_name
-        measure(
-            result,
-            stack,
-            Target(stack.url, stack.api_key, stack.api_secret, name),
-            modes,
-            levels,
-            args.rooms,
-            None,
-            progress,
-        )
-        progress.close()
-        return result
-
-    with own_server() as stack:
-        named = Target(stack.url, stack.api_key, stack.api_secret, BENCH_AGENT)
-        started = time.perf_counter()
-        with worker(stack, BENCH_AGENT, args.idle_processes, args.job_executor) as w:
-            result["prewarm"] = {
-                **prewarm_cost(),
-                "worker_start_s": round(time.perf_counter() - started, 2),
-            }
-            measure(result, stack, named, modes, levels, args.rooms, w.pid, progress)
-        if "auto" in modes:
-            # An unnamed worker takes every new room, so it runs alone.
-            with worker(stack, "", args.idle_processes, args.job_executor):
-                auto = Target(stack.url, stack.api_key, stack.api_secret, "")
-                result["sequential"]["auto"] = summarize(
-                    asyncio.run(sequential(stack, auto, "auto", args.rooms, progress))
-                )
-        for idle, executor, command in KNOBS if args.knobs else ():
-            with worker(stack, BENCH_AGENT, idle, executor, command):
-                joins = asyncio.run(sequential(stack, named, "explicit", args.rooms, progress))
-                crowd = (
-                    asyncio.run(concurrent(stack, named, "explicit", top, progress)) if top else []
-                )
-            result["knobs"].append(
-                {
-                    "setting": f"AGENT_IDLE_PROCESSES={idle}, AGENT_JOB_EXECUTOR={executor}, {command} mode",
-                    "summary": summarize(joins),
-                    "concurrent": {"rooms": top, **summarize(crowd)},
-                }
-            )
+        target = Target(stack.url, stack.api_key, stack.api_secret, settings.livekit_agent_name)
+        result["stack"] = _ours(stack, target, modes, levels, args.rooms, None, progress)
+    else:
+        with own_server() as stack:
+            result["server_start_s"] = round(stack.start_s, 2)
+            _own(result, stack, args, modes, levels, start_levels, progress)
     progress.close()
     return result
 
 
-def measure(
+def _target(stack: Stack, name: str) -> Target:
+    return Target(stack.url, stack.api_key, stack.api_secret, name)
+
+
+def _own(
     result: dict[str, Any],
+    stack: Stack,
+    args: argparse.Namespace,
+    modes: list[Mode],
+    levels: list[int],
+    start_levels: list[int],
+    progress: Progress,
+) -> None:
+    """Every phase, each on a freshly started worker of the benchmark's own server."""
+    named = _target(stack, BENCH_AGENT)
+    profile = args.out / "profile.svg" if args.profile else None
+    if profile:
+        args.out.mkdir(parents=True, exist_ok=True)
+    with worker(stack, BENCH_AGENT) as w:
+        result["stack"] = _ours(stack, named, modes, levels, args.rooms, w, progress, profile)
+        result["stack"]["worker_start_s"] = round(w.start_s, 2)
+    if "auto" in modes:
+        # An unnamed worker takes every new room, so it runs alone.
+        with worker(stack, ""):
+            auto = _target(stack, "")
+            result["stack"]["sequential"]["auto"] = sequential(
+                stack, auto, "auto", args.rooms, progress, "stack"
+            )
+    if start_levels:
+        with worker(stack, BENCH_AGENT, "--prod") as w:
+            result["start_mode"] = bursts(stack, named, start_levels, w, progress, "start mode")
+    if not args.no_baseline:
+        plain = _target(stack, PLAIN_AGENT)
+        with plain_worker(stack) as w:
+            result["baseline"] = {
+                "worker_start_s": round(w.start_s, 2),
+                "sequential": {
+                    "explicit": sequential(
+                        stack, plain, "explicit", args.rooms, progress, "baseline"
+                    )
+                },
+                "concurrent": bursts(stack, plain, levels, w, progress, "baseline"),
+            }
+        with plain_worker(stack, announce=True):
+            result["announce"] = sequential(
+                stack, plain, "explicit", ANNOUNCE_ROOMS, progress, "plain agent + attribute"
+            )
+    result["knobs"] = []
+    top = [max(levels)] if levels else []
+    for label, executor, idle in KNOBS if args.knobs else ():
+        env = {"AGENT_JOB_EXECUTOR": executor, "AGENT_IDLE_PROCESSES": idle}
+        with worker(stack, BENCH_AGENT, **env) as w:
+            seq = sequential(stack, named, "explicit", args.rooms, progress, label)
+            crowd = bursts(stack, named, top, w, progress, label)
+        result["knobs"].append({"setting": label, "summary": seq, "concurrent": crowd})
+
+
+def _ours(
     stack: Stack,
     target: Target,
     modes: list[Mode],
     levels: list[int],
     rooms: int,
-    worker_pid: int | None,
+    w: Any,
     progress: Progress,
-) -> None:
-    """Sequential rooms per named mode, then each concurrency level in explicit mode."""
-    for mode in [m for m in modes if m != "auto"]:
-        result["sequential"][mode] = summarize(
-            asyncio.run(sequential(stack, target, mode, rooms, progress))
-        )
-    for c in levels:
-        with resources(stack, worker_pid) as sampler:
-            joins = asyncio.run(concurrent(stack, target, "explicit", c, progress))
-        result["concurrent"].append(
-            {"concurrency": c, "summary": summarize(joins), "resources": _peaks(sampler)}
-        )
-
-
-def _peaks(sampler: ResourceSampler) -> dict[str, dict[str, float]]:
-    return {
-        label: {"cpu_percent": round(p.cpu_percent, 1), "rss_mb": round(p.rss_mb, 1)}
-        for label, p in sampler.peaks.items()
+    profile: Path | None = None,
+) -> dict[str, Any]:
+    """Rooms one at a time per named mode, then each burst level in explicit mode."""
+    seq = {
+        mode: sequential(stack, target, mode, rooms, progress, "stack")
+        for mode in modes
+        if mode != "auto"
     }
+    crowd = bursts(stack, target, levels, w, progress, "stack", profile)
+    return {"sequential": seq, "concurrent": crowd}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,21 +1,30 @@
 """One measured join: a real livekit.rtc client, timed until the AGENT participant is
-visible to it, then until the agent's first audio frame arrives."""
+visible to it, then until the agent's first audio frame arrives.
+
+A client connects first and is dispatched to afterwards (explicit mode), so that a burst
+of N rooms is N people already in their rooms when N dispatches go out at once: what is
+timed is the agent's arrival, not N clients connecting on the same two cores."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import time
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Literal
 
 from livekit import api, rtc
 
 from devstack.rooms import AGENT_WAIT_SECONDS
+from devstack.timeline import TIMELINE_ATTRIBUTE, decode
 from devstack.tokens import mint_token
 
 Mode = Literal["explicit", "token", "auto"]
 AGENT = rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
+AUDIO_WAIT_SECONDS = 10
+STARTUP_WAIT_SECONDS = 10
+STATE_ATTRIBUTE = "lk.agent.state"
 
 
 @dataclass
@@ -23,11 +32,14 @@ class Join:
     mode: Mode
     room: str
     joined: bool
-    join_s: float | None = (
-        None  # dispatch request (explicit) or connect (token/auto) -> agent visible
-    )
+    # dispatch request (explicit) or connect (token/auto) -> agent visible
+    join_s: float | None = None
     audio_s: float | None = None  # same start -> first audio frame from the agent
     error: str = ""
+    dispatched_ms: float = 0.0  # wall clock of that start, ms
+    visible_ms: float = 0.0  # wall clock when the client saw the agent, ms
+    stamps_ms: dict[str, float] = field(default_factory=dict)  # the agent's own timeline
+    announced: bool = False  # the agent had set attributes or published when first seen
 
 
 @dataclass
@@ -36,16 +48,9 @@ class Target:
     api_key: str
     api_secret: str
     agent_name: str
-
-
-def _token(t: Target, room: str, identity: str, with_agent: bool) -> str:
-    return mint_token(
-        api_key=t.api_key,
-        api_secret=t.api_secret,
-        room=room,
-        identity=identity,
-        agent_name=t.agent_name if with_agent else None,
-    )
+    # Also wait for the agent's first audio frame: for an agent that speaks first. Ours speaks
+    # only to echo speech, and the benchmark's people are silent.
+    audio: bool = False
 
 
 async def _first_frame(track: rtc.Track) -> None:
@@ -57,51 +62,156 @@ async def _first_frame(track: rtc.Track) -> None:
         await stream.aclose()
 
 
-async def join_once(t: Target, lk: api.LiveKitAPI, mode: Mode, room: str) -> Join:
-    """Join `room` as a client the way `mode` does it and time the agent's arrival."""
-    client = rtc.Room()
-    agent_seen = asyncio.Event()
-    audio_track: asyncio.Future[rtc.Track] = asyncio.get_running_loop().create_future()
+class Client:
+    """One person in one room, waiting for the agent."""
 
-    def on_participant(p: rtc.RemoteParticipant) -> None:
-        if p.kind == AGENT:
-            agent_seen.set()
+    def __init__(self, t: Target, mode: Mode, room: str) -> None:
+        self.t, self.mode, self.room_name = t, mode, room
+        self.room = rtc.Room()
+        self.result = Join(mode=mode, room=room, joined=False)
+        self._seen = asyncio.Event()
+        self._started_up = asyncio.Event()
+        self._audio: asyncio.Future[rtc.Track] = asyncio.get_running_loop().create_future()
+        self._started = 0.0
+        self._publication: rtc.RemoteTrackPublication | None = None
+        self.room.on("participant_connected", self._on_agent)
+        self.room.on("participant_attributes_changed", lambda _c, p: self._on_agent(p))
+        self.room.on("track_subscribed", self._on_track)
 
-    def on_track(
-        track: rtc.Track, _pub: rtc.RemoteTrackPublication, p: rtc.RemoteParticipant
+    def _on_agent(self, p: rtc.RemoteParticipant) -> None:
+        if p.kind != AGENT:
+            return
+        # Later stamps (the agent's `connected`) come with a later attribute update.
+        self.result.stamps_ms.update(decode(p.attributes.get(TIMELINE_ATTRIBUTE)))
+        if p.attributes.get(STATE_ATTRIBUTE, "initializing") != "initializing":
+            self._started_up.set()
+        if self._seen.is_set():
+            return
+        self.result.visible_ms = time.time() * 1000
+        # Seen with a state or a track: the agent announced itself. Without either, only the
+        # server's 3 s batch could have brought it (the agent name is a join-time attribute).
+        self.result.announced = STATE_ATTRIBUTE in p.attributes or bool(p.track_publications)
+        if not self.result.announced:
+            self._started_up.set()  # an agent that says nothing gives nothing to wait for
+        self._seen.set()
+
+    def _on_track(
+        self, track: rtc.Track, _pub: rtc.RemoteTrackPublication, p: rtc.RemoteParticipant
     ) -> None:
-        if p.kind == AGENT and track.kind == rtc.TrackKind.KIND_AUDIO and not audio_track.done():
-            audio_track.set_result(track)
+        if p.kind == AGENT and track.kind == rtc.TrackKind.KIND_AUDIO and not self._audio.done():
+            self._audio.set_result(track)
+            self._publication = _pub
 
-    client.on("participant_connected", on_participant)
-    client.on("track_subscribed", on_track)
-    result = Join(mode=mode, room=room, joined=False)
-    try:
-        started = time.perf_counter()
-        await client.connect(t.url, _token(t, room, "bench-user", with_agent=mode == "token"))
-        if mode == "explicit":
-            started = time.perf_counter()
-            await lk.agent_dispatch.create_dispatch(
-                api.CreateAgentDispatchRequest(agent_name=t.agent_name, room=room)
-            )
-        if any(p.kind == AGENT for p in client.remote_participants.values()):
-            agent_seen.set()
-        await asyncio.wait_for(agent_seen.wait(), AGENT_WAIT_SECONDS)
-        result.joined, result.join_s = True, time.perf_counter() - started
-        track = await asyncio.wait_for(audio_track, 10)
-        await asyncio.wait_for(_first_frame(track), 10)
-        result.audio_s = time.perf_counter() - started
-    except TimeoutError:
-        result.error = (
-            "no agent audio within 10 s"
-            if result.joined
-            else f"no agent within {AGENT_WAIT_SECONDS:.0f} s"
+    def _start_clock(self) -> None:
+        self._started = time.perf_counter()
+        self.result.dispatched_ms = time.time() * 1000
+
+    async def connect(self) -> None:
+        """Join the room; in token and auto modes this join is the dispatch."""
+        if self.mode != "explicit":
+            self._start_clock()
+        token = mint_token(
+            api_key=self.t.api_key,
+            api_secret=self.t.api_secret,
+            room=self.room_name,
+            identity="bench-user",
+            agent_name=self.t.agent_name if self.mode == "token" else None,
         )
-    except Exception as exc:  # a failed join is a data point, not a crash
-        result.error = f"{type(exc).__name__}: {exc}"
-    finally:
-        await client.disconnect()
+        await self.room.connect(self.t.url, token)
+
+    async def dispatch(self, lk: api.LiveKitAPI) -> None:
+        self._start_clock()
+        await lk.agent_dispatch.create_dispatch(
+            api.CreateAgentDispatchRequest(agent_name=self.t.agent_name, room=self.room_name)
+        )
+
+    async def wait_agent(self) -> None:
+        for p in self.room.remote_participants.values():
+            self._on_agent(p)
+        await asyncio.wait_for(self._seen.wait(), AGENT_WAIT_SECONDS)
+        self.result.joined = True
+        self.result.join_s = time.perf_counter() - self._started
+        # The room ends only once the agent has finished starting (its state left
+        # "initializing"), as `devstack doctor --probe` does: a room deleted under a starting
+        # job leaves the job to time out for 10 s or more, and the next burst would meet
+        # the previous one's teardown.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._started_up.wait(), STARTUP_WAIT_SECONDS)
+        if not self.t.audio:
+            return
+        track = await asyncio.wait_for(self._audio, AUDIO_WAIT_SECONDS)
+        await asyncio.wait_for(_first_frame(track), AUDIO_WAIT_SECONDS)
+        self.result.audio_s = time.perf_counter() - self._started
+        # Heard: stop receiving it. A real person decodes one agent on their own device; 50
+        # simulated people decoding 50 agents would take the cores the stack is measured on.
+        if self._publication is not None:
+            self._publication.set_subscribed(False)
+
+    async def join(self) -> bool:
+        """Connect; a failure is recorded, not raised, so the rest of a burst goes on."""
+        try:
+            await self.connect()
+            return True
+        except Exception as exc:
+            self.result.error = f"{type(exc).__name__}: {exc}"
+            return False
+
+    async def dispatch_and_wait(self, lk: api.LiveKitAPI) -> Join:
+        """Dispatch (explicit mode) and time the agent; a failed join is a data point."""
+        if self.result.error:
+            return self.result  # it never connected
+        try:
+            if self.mode == "explicit":
+                await self.dispatch(lk)
+            await self.wait_agent()
+        except TimeoutError:
+            self.result.error = (
+                f"no agent audio within {AUDIO_WAIT_SECONDS} s"
+                if self.result.joined
+                else f"no agent within {AGENT_WAIT_SECONDS:.0f} s"
+            )
+        except Exception as exc:
+            self.result.error = f"{type(exc).__name__}: {exc}"
+        return self.result
+
+    async def close(self, lk: api.LiveKitAPI) -> None:
+        await self.room.disconnect()
         # Ending the room ends the agent's job, so each measurement starts from the same state.
         with contextlib.suppress(api.TwirpError):
-            await lk.room.delete_room(api.DeleteRoomRequest(room=room))
-    return result
+            await lk.room.delete_room(api.DeleteRoomRequest(room=self.room_name))
+
+
+async def join_once(t: Target, lk: api.LiveKitAPI, mode: Mode, room: str) -> Join:
+    """Join `room` as a client the way `mode` does it and time the agent's arrival."""
+    client = Client(t, mode, room)
+    try:
+        await client.join()
+        return await client.dispatch_and_wait(lk)
+    finally:
+        await client.close(lk)
+
+
+async def join_burst(
+    t: Target,
+    lk: api.LiveKitAPI,
+    mode: Mode,
+    rooms: list[str],
+    all_connected: Callable[[], Awaitable[None]] | None = None,
+) -> list[Join]:
+    """len(rooms) clients join their rooms, then every dispatch goes out at once (after
+    `all_connected`, when other processes hold clients of the same burst)."""
+    clients = [Client(t, mode, room) for room in rooms]
+    try:
+        if mode != "explicit":  # the join is the dispatch: nothing to wait for
+            return list(await asyncio.gather(*(_whole(c, lk) for c in clients)))
+        await asyncio.gather(*(c.join() for c in clients))
+        if all_connected is not None:
+            await all_connected()
+        return list(await asyncio.gather(*(c.dispatch_and_wait(lk) for c in clients)))
+    finally:
+        await asyncio.gather(*(c.close(lk) for c in clients))
+
+
+async def _whole(client: Client, lk: api.LiveKitAPI) -> Join:
+    await client.join()
+    return await client.dispatch_and_wait(lk)

@@ -58,3 +58,10 @@ class ResourceSampler:
                 peak = self.peaks[label]
                 peak.cpu_percent = max(peak.cpu_percent, cpu)
                 peak.rss_mb = max(peak.rss_mb, rss / 2**20)
+
+    def figures(self) -> dict[str, dict[str, float]]:
+        """Peak CPU% and RSS (MB) per label, rounded for the report."""
+        return {
+            label: {"cpu_percent": round(p.cpu_percent, 1), "rss_mb": round(p.rss_mb, 1)}
+            for label, p in self.peaks.items()
+        }

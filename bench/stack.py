@@ -3,17 +3,27 @@ use: a real livekit-server and real worker processes), or the one `make dev` run
 
 from __future__ import annotations
 
+import asyncio
+import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import psutil
 
 from devstack.local_server import LiveKitServer, choose_runtime, start_livekit_server
-from devstack.processes import AgentWorker
+from devstack.processes import AgentWorker, Process, base_env
 from devstack.settings import http_url, load_settings
+from devstack.waiting import wait_until
+from devstack.worker_health import fetch_worker_status
 
 BENCH_AGENT = "bench-agent"
+PLAIN_AGENT = "plain-agent"
+PLAIN_AGENT_FILE = Path(__file__).resolve().parent / "plain_agent.py"
+REGISTER_TIMEOUT = 90
+IDLE_TIMEOUT = 60
 
 
 @dataclass
@@ -23,17 +33,48 @@ class Stack:
     api_secret: str
     server_pid: int | None
     server: LiveKitServer | None = None  # set when the benchmark owns the server
+    start_s: float = 0.0  # from launch until the server answered
 
     @property
     def http_url(self) -> str:
         return http_url(self.url)
 
 
+@dataclass
+class Worker:
+    pid: int
+    start_s: float  # from launch until the server logged the worker registered
+    health_url: str = ""  # the stack's worker only (the plain agent's port is random)
+
+    def wait_idle(self, timeout: float = IDLE_TIMEOUT) -> None:
+        """Until the worker runs no job: each burst starts from the same state, not while the
+        previous burst's jobs are still shutting down."""
+        if not self.health_url:
+            return
+
+        def idle() -> bool:
+            status = asyncio.run(fetch_worker_status(self.health_url))
+            return status.reachable and status.active_jobs == 0
+
+        try:
+            wait_until(idle, timeout=timeout, what="the worker's jobs to end", interval=0.25)
+        except TimeoutError:
+            # Measured as it is: the next burst then meets jobs still shutting down.
+            print(
+                f"bench: the worker still runs jobs {timeout:.0f} s after its rooms ended",
+                file=sys.stderr,
+            )
+
+
 @contextmanager
 def own_server() -> Iterator[Stack]:
+    started = time.perf_counter()
     server = start_livekit_server(choose_runtime())
+    elapsed = time.perf_counter() - started
     try:
-        yield Stack(server.url, server.api_key, server.api_secret, server.pid, server)
+        yield Stack(
+            server.url, server.api_key, server.api_secret, server.pid, server, start_s=elapsed
+        )
     finally:
         server.stop()
 
@@ -53,16 +94,30 @@ def running_stack() -> Stack:
 
 
 @contextmanager
-def worker(
-    stack: Stack, agent_name: str, idle_processes: int, executor: str, command: str = "dev"
-) -> Iterator[AgentWorker]:
-    """A registered worker for the benchmark's own server."""
+def worker(stack: Stack, agent_name: str, *args: str, **env: str) -> Iterator[Worker]:
+    """The stack's worker (`python -m agent`, with the settings' defaults unless `env` sets
+    one), registered on the benchmark's own server."""
     assert stack.server is not None, "workers are started only for a server the benchmark owns"
-    env = {"AGENT_IDLE_PROCESSES": str(idle_processes), "AGENT_JOB_EXECUTOR": executor}
-    args = ["--prod"] if command == "start" else []
+    started = time.perf_counter()
     w = AgentWorker(stack.server, agent_name, *args, **env)
     try:
-        w.wait_registered(timeout=90)
-        yield w
+        w.wait_registered(timeout=REGISTER_TIMEOUT)
+        yield Worker(w.pid, time.perf_counter() - started, w.health_url)
+    finally:
+        w.stop()
+
+
+@contextmanager
+def plain_worker(stack: Stack, *, announce: bool = False) -> Iterator[Worker]:
+    """The seed-style baseline, `python bench/plain_agent.py dev`, as the seeds run it."""
+    assert stack.server is not None, "workers are started only for a server the benchmark owns"
+    env = base_env(stack.server, PLAIN_AGENT_NAME=PLAIN_AGENT)
+    if announce:
+        env["PLAIN_AGENT_ANNOUNCE"] = "1"
+    started = time.perf_counter()
+    w = Process("plain agent", [sys.executable, str(PLAIN_AGENT_FILE), "dev"], env)
+    try:
+        w.wait_for_line("registered worker", timeout=REGISTER_TIMEOUT)
+        yield Worker(w.pid, time.perf_counter() - started)
     finally:
         w.stop()

@@ -18,7 +18,7 @@ from typing import Literal
 from livekit import api
 
 from devstack.livekit import api_client
-from devstack.waiting import ProcessExitedError, free_port, http_ok, wait_until
+from devstack.waiting import ProcessExitedError, free_ports, http_ok, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "livekit.yaml"
@@ -168,7 +168,27 @@ def start_livekit_server(
     log goes to `state_dir`/livekit-server.log (a temporary directory by default), where the
     stack reads which workers registered. `ports` (http, tcp, udp) restarts a server on the
     ports of an earlier one."""
-    http, tcp, udp = ports or (free_port(), free_port(), free_port(socket.SOCK_DGRAM))
+    for attempt in range(3):
+        try:
+            return _start(runtime, timeout, state_dir, webhook_url, ports, node, redis)
+        except ProcessExitedError as exc:
+            # A free port can be taken between choosing it and the server binding it (the
+            # tests open thousands of connections); chosen ports are then chosen again.
+            if ports or "address already in use" not in str(exc) or attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _start(
+    runtime: Runtime,
+    timeout: float,
+    state_dir: Path | None,
+    webhook_url: str | None,
+    ports: tuple[int, int, int] | None,
+    node: str,
+    redis: str | None,
+) -> LiveKitServer:
+    http, tcp, udp = ports or free_ports(socket.SOCK_STREAM, socket.SOCK_STREAM, socket.SOCK_DGRAM)
     server = LiveKitServer(runtime=runtime, port=http, tcp_port=tcp, udp_port=udp)
     directory = state_dir or Path(tempfile.mkdtemp(prefix="devstack-state-"))
     directory.mkdir(parents=True, exist_ok=True)

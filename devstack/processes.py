@@ -27,6 +27,7 @@ class Process:
 
     def __init__(self, name: str, args: list[str], env: dict[str, str]) -> None:
         self.name = name
+        self.env = env
         self.lines: list[str] = []
         self._proc = subprocess.Popen(
             args,

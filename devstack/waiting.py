@@ -46,10 +46,28 @@ def http_ok(url: str) -> bool:
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    """A port the OS says is free on loopback right now."""
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port the OS says is free right now."""
+    return free_ports(kind)[0]
+
+
+def free_ports(*kinds: int) -> list[int]:
+    """One free port per socket kind, all different: each socket stays bound until every
+    port is chosen, or the OS may hand the same port out twice (a server then fails with
+    "address already in use" on its second listener)."""
+    sockets = [socket.socket(socket.AF_INET, kind) for kind in kinds]
+    try:
+        ports: list[int] = []
+        for s in sockets:
+            # On every address, as livekit-server binds them: a port taken on one address
+            # only (an outgoing connection's) is free on loopback but not for the server.
+            s.bind(("0.0.0.0", 0))
+            ports.append(s.getsockname()[1])
+        if len(set(ports)) < len(ports):  # a TCP and a UDP port may share a number
+            return free_ports(*kinds)
+        return ports
+    finally:
+        for s in sockets:
+            s.close()
 
 
 async def wait_until_async(

@@ -133,8 +133,9 @@ def _probe(f: Facts) -> tuple[str, Status] | None:
     if p is None:
         return None
     if p.joined:
+        silent = "; it published no track and set no attribute" if p.announced is False else ""
         return (
-            f"agent {name_of(f.ev.agent_name)} joined throw-away room {p.room} in {p.latency_ms:.0f} ms",
+            f"agent {name_of(f.ev.agent_name)} joined throw-away room {p.room} in {p.latency_ms:.0f} ms{silent}",
             "pass",
         )
     return f"dispatched {name_of(f.ev.agent_name)} into {p.room}: {p.detail}", "fail"

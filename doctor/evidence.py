@@ -89,7 +89,8 @@ class RoomFacts:
     age_seconds: float | None = None
     empty_timeout: int = 0
     departure_timeout: int = 0
-    participants: list[dict[str, Any]] = field(default_factory=list)  # identity, kind, agent_name
+    # identity, kind, agent_name, tracks (published), state (lk.agent.state)
+    participants: list[dict[str, Any]] = field(default_factory=list)
     dispatches: list[DispatchFacts] = field(default_factory=list)
 
 
@@ -205,6 +206,8 @@ async def room_facts(lk: api.LiveKitAPI, room: str) -> RoomFacts:
                 "identity": p.identity,
                 "kind": api.ParticipantInfo.Kind.Name(p.kind),
                 "agent_name": agent_name_of(p),
+                "tracks": len(p.tracks),
+                "state": p.attributes.get("lk.agent.state", ""),
             }
             for p in participants
         ],

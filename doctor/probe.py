@@ -24,18 +24,25 @@ class ProbeFacts:
     joined: bool
     latency_ms: float | None = None
     detail: str = ""
+    # Whether the agent published a track or set its state while the probe watched; one
+    # that does neither is shown to other participants only in the server's 3 s batch.
+    announced: bool | None = None
 
 
-async def _settle(lk: api.LiveKitAPI, room: str, agent_name: str) -> None:
+async def _settle(lk: api.LiveKitAPI, room: str, agent_name: str) -> bool:
     """Wait until the probe agent has finished starting, so that closing the room ends its
-    job cleanly instead of cutting through its start-up (publishing a track, say)."""
+    job cleanly instead of cutting through its start-up (publishing a track, say). Returns
+    whether it announced itself (a track or a state) meanwhile."""
     deadline = time.monotonic() + SETTLE_SECONDS
+    announced = False
     while time.monotonic() < deadline:
         agents = await agents_in(lk, room, agent_name)
         states = [a.attributes.get(STATE_ATTRIBUTE) for a in agents]
+        announced = announced or any(states) or any(a.tracks for a in agents)
         if any(s and s != "initializing" for s in states):
-            return
+            return True
         await asyncio.sleep(0.1)
+    return announced
 
 
 async def run_probe(lk: api.LiveKitAPI, agent_name: str, timeout: float) -> ProbeFacts:
@@ -53,8 +60,8 @@ async def run_probe(lk: api.LiveKitAPI, agent_name: str, timeout: float) -> Prob
                 room=room, joined=False, detail=f"no agent {agent_name!r} within {timeout:.0f} s"
             )
         latency = (time.monotonic() - started) * 1000
-        await _settle(lk, room, agent_name)
-        return ProbeFacts(room=room, joined=True, latency_ms=round(latency))
+        announced = await _settle(lk, room, agent_name)
+        return ProbeFacts(room=room, joined=True, latency_ms=round(latency), announced=announced)
     finally:
         with contextlib.suppress(api.TwirpError):
             await lk.room.delete_room(api.DeleteRoomRequest(room=room))

@@ -86,6 +86,22 @@ class Facts:
         shown = ", ".join(name_of(n) for n in names)
         return f"registered: {shown}" + (f"; did you mean {name_of(close[0])}?" if close else "")
 
+    @cached_property
+    def unannounced(self) -> list[str]:
+        """Agents of the requested name that publish no track and set no state: the server
+        tells other participants about them only in its 3 s batch."""
+        if not self.room_exists:
+            return []
+        want = self.ev.agent_name or ""
+        return [
+            p["identity"]
+            for p in self.ev.room.participants  # type: ignore[union-attr]
+            if p["kind"] == "AGENT"
+            and p["agent_name"] == want
+            and p.get("tracks") == 0
+            and not p.get("state")
+        ]
+
     @property
     def room_age(self) -> str:
         age = self.ev.room.age_seconds if self.ev.room else None
@@ -106,6 +122,7 @@ def _room(f: Facts) -> str:
     return f"`{f.ev.room.name}`" if f.ev.room else "?"
 
 
+ANNOUNCE = "Right after `await ctx.connect()`, set an attribute (`await ctx.room.local_participant.set_attributes({'lk.agent.state': 'listening'})`) or publish the agent's track: either is sent to the room at once."
 DISPATCH_ONCE = "Dispatch once per room: every CreateDispatch starts another agent (POST /api/dispatch-agent dedupes)."
 RULES: list[Rule] = [
     Rule("server_unreachable", "server", True,
@@ -149,6 +166,10 @@ RULES: list[Rule] = [
          lambda f: len(f.agents) > 1,
          lambda f: f"{len(f.agents)} agents named {name_of(f.ev.agent_name)} are in room {_room(f)} from {len(f.mine)} dispatches: every CreateDispatch launches another agent; dispatch once (POST /api/dispatch-agent dedupes)",
          DISPATCH_ONCE),
+    Rule("agent_unannounced", "room", False,
+         lambda f: bool(f.agents) and f.unannounced == f.agents,
+         lambda f: f"agent {name_of(f.ev.agent_name)} is in room {_room(f)} as {f.agents[0]}, but it publishes no track and has set no attribute: livekit-server tells the other participants about such a participant only in its batch every 3 s (PushAndDequeueUpdates, pkg/rtc/room.go), so they see it up to 3 s after it joined",
+         ANNOUNCE),
     Rule("agent_present", "room", False,
          lambda f: bool(f.agents),
          lambda f: f"agent {name_of(f.ev.agent_name)} is in room {_room(f)} as {f.agents[0]}: nothing blocks it"),
@@ -201,6 +222,10 @@ RULES: list[Rule] = [
          lambda f: not f.agents and f.room_exists and not f.mine,
          lambda f: f"no dispatch for {name_of(f.ev.agent_name)} in room {_room(f)}: a named worker is never dispatched automatically; call POST /api/dispatch-agent or put the agent in the token's room config",
          "Dispatch it: POST /api/dispatch-agent, or a token whose RoomConfiguration creates the room."),
+    Rule("probe_unannounced", "probe", False,
+         lambda f: bool(f.ev.probe and f.ev.probe.joined and f.ev.probe.announced is False),
+         lambda f: f"a probe agent {name_of(f.ev.agent_name)} joined in {f.ev.probe.latency_ms:.0f} ms, but it published no track and set no attribute: the people in a room see such an agent only in livekit-server's batch every 3 s (pkg/rtc/room.go), up to 3 s after it joined",  # type: ignore[union-attr]
+         ANNOUNCE),
     Rule("dispatch_pending", "dispatches", False,
          lambda f: f.room_exists,
          lambda f: f"dispatch {f.mine[-1].dispatch_id} for {name_of(f.ev.agent_name)} is {f.mine[-1].age_seconds:.0f} s old and its agent is not in the room yet"),

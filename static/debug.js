@@ -303,11 +303,43 @@ function addTranscript(from, text, isAgent) {
 
 // ---- the flow --------------------------------------------------------------------------
 
-function agentJoined(p) {
+// The steps of one dispatch, as the agent stamps them on itself (devstack/timeline.py).
+const TIMELINE_STEPS = {
+  accepted: "accept", assigned: "assignment", launched: "launch", entered: "entrypoint",
+  announced: "signal join + state", connected: "ctx.connect() returns",
+};
+
+function explainArrival(p) {
+  // Server time of the join; all processes share this machine's clock.
+  const joinedMs = Number(p.participantInfo?.joinedAtMs ?? 0);
+  const stamps = (() => {
+    try { return JSON.parse(p.attributes?.["devstack.timeline"] || "null"); } catch { return null; }
+  })();
+  if (stamps && stamps.received) {
+    const seen = Object.entries(stamps)
+      .filter(([key]) => key in TIMELINE_STEPS || key === "received")
+      .sort((a, b) => a[1] - b[1]);
+    const parts = seen.slice(1).map(([key, t], i) => `${TIMELINE_STEPS[key]} ${Math.round(t - seen[i][1])} ms`);
+    const last = seen[seen.length - 1][1];
+    parts.push(`visible here ${Math.round(Date.now() - last)} ms later`);
+    log("agent timeline", `job request at the worker, then ${parts.join(", ")}`);
+    return;
+  }
+  // It arrived while this page was in the room, with neither a track nor a state: only the
+  // server's periodic batch carries such a participant (PushAndDequeueUpdates, room.go).
+  const announced = p.trackPublications.size > 0 || "lk.agent.state" in (p.attributes || {});
+  if (!announced) {
+    const late = joinedMs ? `${Date.now() - joinedMs} ms` : "a while";
+    log("agent announced late", `seen ${late} after the server let it in: it publishes no track and set no attribute, so livekit-server told this page about it only in its batch every 3 s. Set an attribute (lk.agent.state) right after ctx.connect(), or publish a track.`, "warn");
+  }
+}
+
+function agentJoined(p, arrived = false) {
   if (!p.isAgent) return;
   const name = p.attributes?.["lk.agent_name"] ?? p.attributes?.["lk.agent.name"] ?? "";
   const agentState = p.attributes?.["lk.agent.state"];
   log("agent joined", `${p.identity}${name ? ` (agent_name "${name}")` : ""}${agentState ? `, state ${agentState}` : ""}`, "ok");
+  if (arrived) explainArrival(p);
   clearTimeout(waitTimer);
   setState("joined");
   $("diagnosis-card").hidden = true;
@@ -317,7 +349,7 @@ function wireRoom(r) {
   const E = LK.RoomEvent;
   r.on(E.ParticipantConnected, (p) => {
     if (!p.isAgent) log("participant joined", p.identity);
-    agentJoined(p);
+    agentJoined(p, true);
     renderParticipants();
   });
   r.on(E.ParticipantDisconnected, (p) => {

@@ -251,16 +251,18 @@ async def test_loopback_agent_echoes_speech(
     room_name: str,
     tmp_path: Path,
 ) -> None:
-    """Case 11: spoken audio goes mic -> server -> agent -> server -> client, with the text line."""
+    """Case 11: spoken audio goes mic -> server -> agent -> server -> client, with the text
+    line. The agent publishes its echo track when it first has something to play back."""
     samples, rate = read_wav(speech_wav(tmp_path))
     async with connected(livekit_server, plain_token(livekit_server, room_name, "user")) as client:
         await post(proxy, "/api/dispatch-agent", {"room": room_name})
         (agent,) = await client.wait_for_agents(1)
-        track = await client.wait_for_agent_audio(agent.identity)
-        listening = asyncio.create_task(peak_rms(track, timeout=30, threshold=300))
-        await publish_wav(client.room, samples, rate)
+        assert not agent.track_publications  # nothing to say yet, so nothing published
+        speaking = asyncio.create_task(publish_wav(client.room, samples, rate))
+        track = await client.wait_for_agent_audio(agent.identity, timeout=30)
+        loudest = await peak_rms(track, timeout=30, threshold=300)
         heard = await client.wait_for_text("heard ", timeout=20)
-        loudest = await listening
+        await speaking
     seconds = float(heard.split()[1])
     assert seconds > 1.0, heard
     assert loudest > 300, f"agent audio stayed near silence (peak RMS {loudest:.0f})"

@@ -10,6 +10,7 @@ from playwright.sync_api import Page, expect
 
 from devstack.local_server import LiveKitServer
 from devstack.processes import AgentWorker, Proxy
+from tests.support.seed_worker import PLAIN_AGENT, start_plain_worker
 
 pytestmark = pytest.mark.browser
 
@@ -47,7 +48,9 @@ def test_explicit_mode_agent_joins_and_echoes(
     open_page(page, proxy, room=room_name, mode="explicit")
     expect_state(page, "joined")
     page.wait_for_function(
-        "window.devstack.log.some(e => e.event === 'agent audio subscribed')", timeout=10_000
+        # Published with the first echo: the fake mic's speech must end first.
+        "window.devstack.log.some(e => e.event === 'agent audio subscribed')",
+        timeout=30_000,
     )
     # Loopback mode plays the fake mic's speech back: the agent's level leaves silence.
     page.wait_for_function("window.devstack.agentLevelPeak > 0.05", timeout=30_000)
@@ -59,6 +62,7 @@ def test_explicit_mode_agent_joins_and_echoes(
         "dispatch requested",
         "dispatch created",
         "agent joined",
+        "agent timeline",
         "mic published",
     ]:
         assert step in seen, f"{step!r} missing from the event log: {seen}"
@@ -141,3 +145,24 @@ def test_waiting_for_worker_then_the_watcher_delivers(
         if worker:
             worker.stop()
         proxy.stop()
+
+
+def test_an_agent_that_announces_nothing_is_marked_late(
+    page: Page, proxy: Proxy, livekit_server: LiveKitServer, room_name: str
+) -> None:
+    """A seed-style agent (no track, no attribute) reaches the page only with the server's
+    3 s batch: the event log says so and what to change. Ours carries its timeline."""
+    worker = start_plain_worker(livekit_server)
+    try:
+        open_page(page, proxy, room=room_name, mode="explicit", agent=PLAIN_AGENT)
+        expect_state(page, "joined")
+        page.wait_for_function(
+            "window.devstack.log.some(e => e.event === 'agent announced late')", timeout=10_000
+        )
+        late = page.evaluate(
+            "window.devstack.log.find(e => e.event === 'agent announced late').message"
+        )
+        assert "batch every 3 s" in late and "ctx.connect()" in late
+        assert "agent timeline" not in events(page)
+    finally:
+        worker.stop()

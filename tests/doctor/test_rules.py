@@ -17,7 +17,14 @@ from doctor.rules import CAUSES, RULES
 pytestmark = pytest.mark.unit
 
 FACTS = Path(__file__).resolve().parent / "facts"
-NON_BLOCKING = {"agent_present", "dispatch_pending", "no_room", "ok"}
+NON_BLOCKING = {
+    "agent_unannounced",
+    "agent_present",
+    "probe_unannounced",
+    "dispatch_pending",
+    "no_room",
+    "ok",
+}
 
 
 def recorded(cause: str) -> dict[str, Any]:

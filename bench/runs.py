@@ -1,0 +1,97 @@
+"""The benchmark's runs: rooms one after another, bursts of rooms at once, each against a
+worker that is already registered. A progress bar shows where the run is."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+from livekit import api
+
+from bench.measure import Join, Mode, Target, join_once
+from bench.profile import py_spy
+from bench.report import summarize
+from bench.resources import ResourceSampler
+from bench.shards import burst
+from bench.stack import Stack, Worker
+
+
+class Progress:
+    """A one-line progress bar on stderr (one line per step when it is not a terminal)."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.done = max(total, 1), 0
+        self.tty = sys.stderr.isatty()
+
+    def step(self, label: str, n: int = 1) -> None:
+        self.done += n
+        filled = int(30 * min(self.done, self.total) / self.total)
+        line = f"[{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total} {label}"
+        if self.tty:
+            print(f"\r{line:<100}", end="", file=sys.stderr, flush=True)
+        else:
+            print(line, file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.tty:
+            print(file=sys.stderr)
+
+
+def room_name(tag: str) -> str:
+    return f"bench-{tag}-{uuid.uuid4().hex[:8]}"
+
+
+def _client(stack: Stack) -> api.LiveKitAPI:
+    return api.LiveKitAPI(stack.http_url, stack.api_key, stack.api_secret)
+
+
+async def _sequential(
+    stack: Stack, target: Target, mode: Mode, rooms: int, progress: Progress, label: str
+) -> list[Join]:
+    joins = []
+    async with _client(stack) as lk:
+        for _ in range(rooms):
+            joins.append(await join_once(target, lk, mode, room_name(mode)))
+            progress.step(f"{label}: {mode}, one room at a time")
+    return joins
+
+
+def sequential(
+    stack: Stack, target: Target, mode: Mode, rooms: int, progress: Progress, label: str
+) -> dict[str, Any]:
+    return summarize(asyncio.run(_sequential(stack, target, mode, rooms, progress, label)))
+
+
+def bursts(
+    stack: Stack,
+    target: Target,
+    levels: list[int],
+    worker: Worker | None,
+    progress: Progress,
+    label: str,
+    profile: Path | None = None,
+) -> list[dict[str, Any]]:
+    """Each level in turn: that many people already in their rooms, then as many explicit
+    dispatches at once; with the peak CPU and memory of the server and the worker's tree.
+    With `profile`, py-spy records the worker during the largest level."""
+    out = []
+    for count in levels:
+        roots = {"livekit-server": stack.server_pid, "agent worker": worker.pid if worker else None}
+        spy = (
+            py_spy(worker.pid, profile)
+            if profile and worker and count == max(levels)
+            else contextlib.nullcontext()
+        )
+        with ResourceSampler({k: v for k, v in roots.items() if v}) as sampler, spy:
+            joins = burst(stack.http_url, target, [room_name(f"c{count}") for _ in range(count)])
+        progress.step(f"{label}: {count} rooms at once", count)
+        if worker:
+            worker.wait_idle()
+        out.append(
+            {"concurrency": count, "summary": summarize(joins), "resources": sampler.figures()}
+        )
+    return out
