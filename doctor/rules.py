@@ -11,6 +11,7 @@ import difflib
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any
 
 from devstack.rooms import UNTAKEN_AFTER_SECONDS
 from doctor.evidence import DispatchFacts, Evidence
@@ -32,16 +33,20 @@ class Facts:
         return bool(self.ev.room and self.ev.room.exists)
 
     @cached_property
-    def agents(self) -> list[str]:
-        """Agents of the requested name in the room now."""
+    def _agent_participants(self) -> list[dict[str, Any]]:
         if not self.room_exists:
             return []
         want = self.ev.agent_name or ""
         return [
-            p["identity"]
+            p
             for p in self.ev.room.participants  # type: ignore[union-attr]
             if p["kind"] == "AGENT" and p["agent_name"] == want
         ]
+
+    @cached_property
+    def agents(self) -> list[str]:
+        """Agents of the requested name in the room now."""
+        return [p["identity"] for p in self._agent_participants]
 
     @cached_property
     def mine(self) -> list[DispatchFacts]:
@@ -90,16 +95,10 @@ class Facts:
     def unannounced(self) -> list[str]:
         """Agents of the requested name that publish no track and set no state: the server
         tells other participants about them only in its 3 s batch."""
-        if not self.room_exists:
-            return []
-        want = self.ev.agent_name or ""
         return [
             p["identity"]
-            for p in self.ev.room.participants  # type: ignore[union-attr]
-            if p["kind"] == "AGENT"
-            and p["agent_name"] == want
-            and p.get("tracks") == 0
-            and not p.get("state")
+            for p in self._agent_participants
+            if p.get("tracks") == 0 and not p.get("state")
         ]
 
     @property

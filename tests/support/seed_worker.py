@@ -14,7 +14,13 @@ SEED_AGENT = "my-interviewer"
 
 def start_seed_worker(server: LiveKitServer) -> Process:
     """Started and registered (livekit-agents' own 'registered worker' line)."""
-    worker = Process("seed interviewer", [sys.executable, str(SEED), "dev"], base_env(server))
+    return _registered(
+        Process("seed interviewer", [sys.executable, str(SEED), "dev"], base_env(server))
+    )
+
+
+def _registered(worker: Process) -> Process:
+    """`worker` once livekit-agents logged 'registered worker'; stopped if it never does."""
     try:
         worker.wait_for_line("registered worker", timeout=60)
     except BaseException:
@@ -33,10 +39,4 @@ def start_plain_worker(server: LiveKitServer, *, announce: bool = False, port: i
     env = base_env(server, PLAIN_AGENT_NAME=PLAIN_AGENT, PLAIN_AGENT_PORT=str(port))
     if announce:
         env["PLAIN_AGENT_ANNOUNCE"] = "1"
-    worker = Process("plain agent", [sys.executable, str(PLAIN), "dev"], env)
-    try:
-        worker.wait_for_line("registered worker", timeout=60)
-    except BaseException:
-        worker.stop()
-        raise
-    return worker
+    return _registered(Process("plain agent", [sys.executable, str(PLAIN), "dev"], env))
