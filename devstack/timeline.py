@@ -23,8 +23,7 @@ AFFINITY_FLOOR_MS = 200
 
 # (stamp, the step that ends at it, what happens in it). "dispatched" (the caller's request)
 # and "visible" (the person's client sees the agent) are stamped by the caller, the rest by
-# the agent. Steps are taken in the order the stamps happened: with the early announcement
-# the agent is visible before ctx.connect() returns, without it after.
+# the agent. Steps are taken in the order the stamps happened.
 STEPS = (
     (
         "received",
@@ -35,13 +34,8 @@ STEPS = (
     ("assigned", "assignment", "the server assigns the job to the worker"),
     ("launched", "launch", "a warm job thread (or process) takes the job"),
     ("entered", "entrypoint", "the job's entrypoint starts"),
-    (
-        "announced",
-        "signal join + state",
-        "the server has the participant; the agent sets its state through the server API",
-    ),
-    ("visible", "visible to the person", "the attribute update reaches the person's client"),
-    ("connected", "ctx.connect() returns", "ICE and DTLS done: media can flow"),
+    ("connected", "ctx.connect()", "signal join, then ICE and DTLS with the server"),
+    ("visible", "visible to the person", "the state update reaches the person's client"),
 )
 STEP_OF = {stamp: step for stamp, step, _ in STEPS}
 

@@ -306,7 +306,7 @@ function addTranscript(from, text, isAgent) {
 // The steps of one dispatch, as the agent stamps them on itself (devstack/timeline.py).
 const TIMELINE_STEPS = {
   accepted: "accept", assigned: "assignment", launched: "launch", entered: "entrypoint",
-  announced: "signal join + state", connected: "ctx.connect() returns",
+  connected: "ctx.connect()",
 };
 
 function explainArrival(p) {
