@@ -126,6 +126,13 @@ async def on_request(req: JobRequest) -> None:
 async def entrypoint(ctx: JobContext) -> None:
     """Join, say hello in text, then run the media mode."""
     job = ctx.job
+
+    async def _ended(reason: str) -> None:
+        # One line per job end, whichever executor runs it (a job thread logs no "process
+        # exiting"): what the proxy's and the doctor's users read to know it is over.
+        logger.info("job ended room=%s job_id=%s: %s", ctx.room.name, job.id, reason or "-")
+
+    ctx.add_shutdown_callback(_ended)
     # livekit-server tells other participants about one that publishes nothing only in its
     # periodic batch (every 3 s), but sends attribute changes at once: the agent sets its
     # state (and its dispatch timeline) as soon as the server has it, see agent/announce.py.

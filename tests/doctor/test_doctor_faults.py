@@ -167,7 +167,7 @@ async def test_probe_ends_the_agents_job_cleanly(
 
     def job_ended() -> bool:
         return any(
-            "process exiting" in line and probe.room in line
+            "job ended" in line and f"room={probe.room}" in line
             for line in named_worker.lines[first_line:]
         )
 

@@ -62,7 +62,8 @@ async def test_dispatch_before_the_worker_starts_is_delivered_when_it_registers(
         finally:
             worker.stop()
     print(f"\nagent in the room {after * 1000:.0f} ms after the worker registered")
-    assert kinds(proxy, room_name) == ["no worker", "re-dispatched", "agent joined"]
+    # (The agent left afterwards, when the test stopped its worker.)
+    assert kinds(proxy, room_name)[:3] == ["no worker", "re-dispatched", "agent joined"]
     metrics = httpx.get(f"{proxy.url}/metrics", timeout=10).text
     assert 'devstack_redispatches_total{reason="worker_registered"}' in metrics
     assert "devstack_dispatch_to_agent_seconds_bucket" in metrics
@@ -96,7 +97,8 @@ async def test_agent_killed_with_a_person_in_the_room_is_replaced(
         worker.stop()
     print(f"\nnew agent {replaced * 1000:.0f} ms after the old one left")
     events = kinds(proxy, room_name)
-    assert "agent lost" in events and events[-1] == "agent joined"
+    lost = events.index("agent lost")  # then replaced; it left again when the test ended
+    assert events[lost : lost + 3] == ["agent lost", "re-dispatched", "agent joined"], events
     assert "CONNECTION_TIMEOUT" in json.dumps(delivery(proxy, room_name)["events"])
 
 
