@@ -309,6 +309,9 @@ const TIMELINE_STEPS = {
   connected: "ctx.connect()",
 };
 
+const timelineShown = new Set();
+const BATCH_RACE_MS = 250;
+
 function explainArrival(p) {
   // Server time of the join; all processes share this machine's clock.
   const joinedMs = Number(p.participantInfo?.joinedAtMs ?? 0);
@@ -323,13 +326,16 @@ function explainArrival(p) {
     const last = seen[seen.length - 1][1];
     parts.push(`visible here ${Math.round(Date.now() - last)} ms later`);
     log("agent timeline", `job request at the worker, then ${parts.join(", ")}`);
+    timelineShown.add(p.identity);
     return;
   }
   // It arrived while this page was in the room, with neither a track nor a state: only the
   // server's periodic batch carries such a participant (PushAndDequeueUpdates, room.go).
   const announced = p.trackPublications.size > 0 || "lk.agent.state" in (p.attributes || {});
-  if (!announced) {
-    const late = joinedMs ? `${Date.now() - joinedMs} ms` : "a while";
+  const lateMs = joinedMs ? Date.now() - joinedMs : Infinity;
+  // Not late: the batch happened to leave in the moment between its join and its state.
+  if (!announced && lateMs > BATCH_RACE_MS) {
+    const late = joinedMs ? `${lateMs} ms` : "a while";
     log("agent announced late", `seen ${late} after the server let it in: it publishes no track and set no attribute, so livekit-server told this page about it only in its batch every 3 s. Set an attribute (lk.agent.state) right after ctx.connect(), or publish a track.`, "warn");
   }
 }
@@ -358,6 +364,8 @@ function wireRoom(r) {
   });
   r.on(E.ParticipantAttributesChanged, (changed, p) => {
     if (p.isAgent && "lk.agent.state" in changed) log("agent state", changed["lk.agent.state"]);
+    // Its timeline came after the agent itself (the server's batch was first): show it now.
+    if (p.isAgent && "devstack.timeline" in changed && !timelineShown.has(p.identity)) explainArrival(p);
     renderParticipants();
   });
   r.on(E.TrackSubscribed, (track, _pub, p) => {
