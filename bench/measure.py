@@ -1,5 +1,5 @@
 """One measured join: a real livekit.rtc client, timed until the AGENT participant is
-visible to it, then until the agent's first audio frame arrives.
+visible to it.
 
 A client connects first and is dispatched to afterwards (explicit mode), so that a burst
 of N rooms is N people already in their rooms when N dispatches go out at once: what is
@@ -22,7 +22,6 @@ from devstack.tokens import mint_token
 
 Mode = Literal["explicit", "token", "auto"]
 AGENT = rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
-AUDIO_WAIT_SECONDS = 10
 STARTUP_WAIT_SECONDS = 10
 STATE_ATTRIBUTE = "lk.agent.state"
 
@@ -34,7 +33,6 @@ class Join:
     joined: bool
     # dispatch request (explicit) or connect (token/auto) -> agent visible
     join_s: float | None = None
-    audio_s: float | None = None  # same start -> first audio frame from the agent
     error: str = ""
     dispatched_ms: float = 0.0  # wall clock of that start, ms
     visible_ms: float = 0.0  # wall clock when the client saw the agent, ms
@@ -48,18 +46,6 @@ class Target:
     api_key: str
     api_secret: str
     agent_name: str
-    # Also wait for the agent's first audio frame: for an agent that speaks first. Ours speaks
-    # only to echo speech, and the benchmark's people are silent.
-    audio: bool = False
-
-
-async def _first_frame(track: rtc.Track) -> None:
-    stream = rtc.AudioStream.from_track(track=track, sample_rate=48000, num_channels=1)
-    try:
-        async for _ in stream:
-            return
-    finally:
-        await stream.aclose()
 
 
 class Client:
@@ -71,12 +57,9 @@ class Client:
         self.result = Join(mode=mode, room=room, joined=False)
         self._seen = asyncio.Event()
         self._started_up = asyncio.Event()
-        self._audio: asyncio.Future[rtc.Track] = asyncio.get_running_loop().create_future()
         self._started = 0.0
-        self._publication: rtc.RemoteTrackPublication | None = None
         self.room.on("participant_connected", self._on_agent)
         self.room.on("participant_attributes_changed", lambda _c, p: self._on_agent(p))
-        self.room.on("track_subscribed", self._on_track)
 
     def _on_agent(self, p: rtc.RemoteParticipant) -> None:
         if p.kind != AGENT:
@@ -94,13 +77,6 @@ class Client:
         if not self.result.announced:
             self._started_up.set()  # an agent that says nothing gives nothing to wait for
         self._seen.set()
-
-    def _on_track(
-        self, track: rtc.Track, _pub: rtc.RemoteTrackPublication, p: rtc.RemoteParticipant
-    ) -> None:
-        if p.kind == AGENT and track.kind == rtc.TrackKind.KIND_AUDIO and not self._audio.done():
-            self._audio.set_result(track)
-            self._publication = _pub
 
     def _start_clock(self) -> None:
         self._started = time.perf_counter()
@@ -137,24 +113,13 @@ class Client:
         # the previous one's teardown.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._started_up.wait(), STARTUP_WAIT_SECONDS)
-        if not self.t.audio:
-            return
-        track = await asyncio.wait_for(self._audio, AUDIO_WAIT_SECONDS)
-        await asyncio.wait_for(_first_frame(track), AUDIO_WAIT_SECONDS)
-        self.result.audio_s = time.perf_counter() - self._started
-        # Heard: stop receiving it. A real person decodes one agent on their own device; 50
-        # simulated people decoding 50 agents would take the cores the stack is measured on.
-        if self._publication is not None:
-            self._publication.set_subscribed(False)
 
-    async def join(self) -> bool:
+    async def join(self) -> None:
         """Connect; a failure is recorded, not raised, so the rest of a burst goes on."""
         try:
             await self.connect()
-            return True
         except Exception as exc:
             self.result.error = f"{type(exc).__name__}: {exc}"
-            return False
 
     async def dispatch_and_wait(self, lk: api.LiveKitAPI) -> Join:
         """Dispatch (explicit mode) and time the agent; a failed join is a data point."""
@@ -165,11 +130,7 @@ class Client:
                 await self.dispatch(lk)
             await self.wait_agent()
         except TimeoutError:
-            self.result.error = (
-                f"no agent audio within {AUDIO_WAIT_SECONDS} s"
-                if self.result.joined
-                else f"no agent within {AGENT_WAIT_SECONDS:.0f} s"
-            )
+            self.result.error = f"no agent within {AGENT_WAIT_SECONDS:.0f} s"
         except Exception as exc:
             self.result.error = f"{type(exc).__name__}: {exc}"
         return self.result
@@ -194,24 +155,16 @@ async def join_once(t: Target, lk: api.LiveKitAPI, mode: Mode, room: str) -> Joi
 async def join_burst(
     t: Target,
     lk: api.LiveKitAPI,
-    mode: Mode,
     rooms: list[str],
     all_connected: Callable[[], Awaitable[None]] | None = None,
 ) -> list[Join]:
-    """len(rooms) clients join their rooms, then every dispatch goes out at once (after
-    `all_connected`, when other processes hold clients of the same burst)."""
-    clients = [Client(t, mode, room) for room in rooms]
+    """len(rooms) clients join their rooms, then every explicit dispatch goes out at once
+    (after `all_connected`, when other processes hold clients of the same burst)."""
+    clients = [Client(t, "explicit", room) for room in rooms]
     try:
-        if mode != "explicit":  # the join is the dispatch: nothing to wait for
-            return list(await asyncio.gather(*(_whole(c, lk) for c in clients)))
         await asyncio.gather(*(c.join() for c in clients))
         if all_connected is not None:
             await all_connected()
         return list(await asyncio.gather(*(c.dispatch_and_wait(lk) for c in clients)))
     finally:
         await asyncio.gather(*(c.close(lk) for c in clients))
-
-
-async def _whole(client: Client, lk: api.LiveKitAPI) -> Join:
-    await client.join()
-    return await client.dispatch_and_wait(lk)

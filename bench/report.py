@@ -32,7 +32,6 @@ def percentile(values: list[float], q: float) -> float | None:
 
 def summarize(joins: list[Join]) -> dict[str, Any]:
     lat = [j.join_s * 1000 for j in joins if j.joined and j.join_s is not None]
-    audio = [j.audio_s * 1000 for j in joins if j.audio_s is not None]
     timed = [steps(j.stamps_ms, j.dispatched_ms, j.visible_ms) for j in joins if j.stamps_ms]
     return {
         "rooms": len(joins),
@@ -42,8 +41,6 @@ def summarize(joins: list[Join]) -> dict[str, Any]:
         "p50_ms": _r(percentile(lat, 50)),
         "p95_ms": _r(percentile(lat, 95)),
         "max_ms": _r(max(lat) if lat else None),
-        "audio_p50_ms": _r(percentile(audio, 50)),
-        "audio_p95_ms": _r(percentile(audio, 95)),
         # Seen before it set an attribute or published: announced by the server's batch.
         "unannounced": sum(j.joined and not j.announced for j in joins),
         "steps_p50_ms": {

@@ -75,4 +75,4 @@ async def _shard(
             await asyncio.to_thread(barrier.wait, CONNECT_WAIT_SECONDS)
 
     async with api.LiveKitAPI(http_url, target.api_key, target.api_secret) as lk:
-        return await join_burst(target, lk, "explicit", rooms, everyone_connected)
+        return await join_burst(target, lk, rooms, everyone_connected)

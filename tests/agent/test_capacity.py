@@ -28,7 +28,7 @@ async def test_a_burst_of_rooms_all_get_their_agent(
         target = Target(livekit_server.url, livekit_server.api_key, livekit_server.api_secret, name)
         rooms = [f"{name}-{i}" for i in range(BURST)]
         async with livekit_server.client() as lk:
-            joins = await join_burst(target, lk, "explicit", rooms)
+            joins = await join_burst(target, lk, rooms)
         lost = {j.room: j.error for j in joins if not j.joined}
         assert lost == {}, f"{len(lost)} of {BURST} rooms got no agent: {lost}"
         assert "worker is at full capacity" not in worker.output
