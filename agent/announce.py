@@ -17,6 +17,7 @@ import time
 
 from livekit.agents import JobContext
 
+from agent.signal_socket import send_immediately
 from agent.state import STATE_ATTRIBUTE
 from devstack.timeline import TIMELINE_ATTRIBUTE, encode
 
@@ -34,11 +35,14 @@ def stamps(ctx: JobContext, **more: float) -> dict[str, float]:
     }
 
 
-async def connect_announced(ctx: JobContext) -> None:
-    """ctx.connect(), then the state and the timeline in one attribute update."""
+async def connect_announced(ctx: JobContext, server_url: str) -> None:
+    """ctx.connect(), then the state and the timeline in one attribute update, sent at once
+    (agent/signal_socket.py)."""
     entered = time.time()
     await ctx.connect()
-    timeline = encode(stamps(ctx, entered=entered, connected=time.time()))
+    connected = time.time()
+    send_immediately(server_url)
+    timeline = encode(stamps(ctx, entered=entered, connected=connected))
     await ctx.room.local_participant.set_attributes(
         {STATE_ATTRIBUTE: "initializing", TIMELINE_ATTRIBUTE: timeline}
     )

@@ -136,7 +136,7 @@ async def entrypoint(ctx: JobContext) -> None:
     # livekit-server tells other participants about one that publishes nothing only in its
     # periodic batch (every 3 s), but sends attribute changes at once: the agent sets its
     # state (and its dispatch timeline) as soon as the server has it, see agent/announce.py.
-    await connect_announced(ctx)
+    await connect_announced(ctx, settings.livekit_url)
     logger.info(
         "joined room=%s room_sid=%s job_id=%s dispatch_id=%s metadata=%s as %s",
         ctx.room.name,

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench import sdk_floor
 from bench.measure import Mode, Target
 from bench.report import markdown, write
 from bench.runs import Progress, bursts, sequential
@@ -28,6 +29,7 @@ from devstack.timeline import AFFINITY_FLOOR_MS
 
 ROOT = Path(__file__).resolve().parent.parent
 ANNOUNCE_ROOMS = 10  # the plain agent that sets one attribute: a few rooms prove the point
+SDK_FLOOR_PROCESSES = (1, 2)
 # (label, AGENT_JOB_EXECUTOR, AGENT_IDLE_PROCESSES) compared by --knobs.
 KNOBS = [
     ("one process per job, 1 warm", "process", "1"),
@@ -49,6 +51,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="bursts for the worker in production (`start`) mode, counting lost dispatches",
     )
     p.add_argument("--no-baseline", action="store_true", help="skip the seed-style baseline")
+    p.add_argument(
+        "--no-sdk-floor",
+        action="store_true",
+        help="skip livekit.rtc alone (no agents) joining the two largest bursts' rooms",
+    )
     p.add_argument(
         "--knobs", action="store_true", help="also compare job executors and warm processes"
     )
@@ -97,6 +104,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         total += args.rooms * ("auto" in modes) + sum(start_levels)
         total += 0 if args.no_baseline else args.rooms + sum(levels) + ANNOUNCE_ROOMS
         total += (args.rooms + max(levels, default=0)) * len(KNOBS) if args.knobs else 0
+        total += sum(sdk_floor_levels(args, levels)) * len(SDK_FLOOR_PROCESSES)
     progress = Progress(total)
     if args.use_running:
         stack = running_stack()
@@ -157,6 +165,7 @@ def _own(
             result["announce"] = sequential(
                 stack, plain, "explicit", ANNOUNCE_ROOMS, progress, "plain agent + attribute"
             )
+    result["sdk_floor"] = _sdk_floor(named, sdk_floor_levels(args, levels), progress)
     result["knobs"] = []
     top = [max(levels)] if levels else []
     for label, executor, idle in KNOBS if args.knobs else ():
@@ -165,6 +174,21 @@ def _own(
             seq = sequential(stack, named, "explicit", args.rooms, progress, label)
             crowd = bursts(stack, named, top, w, progress, label)
         result["knobs"].append({"setting": label, "summary": seq, "concurrent": crowd})
+
+
+def sdk_floor_levels(args: argparse.Namespace, levels: list[int]) -> list[int]:
+    """The two largest burst levels, where the SDK's cost shows; none with --no-sdk-floor."""
+    return [] if args.no_sdk_floor else sorted(levels)[-2:]
+
+
+def _sdk_floor(target: Target, levels: list[int], progress: Progress) -> list[dict[str, Any]]:
+    """livekit.rtc alone at each level, in one process and split over two."""
+    out = []
+    for count in levels:
+        for processes in SDK_FLOOR_PROCESSES:
+            out.append(sdk_floor.measure(target, count, processes))
+            progress.step(f"livekit.rtc alone: {count} rooms in {processes} process(es)", count)
+    return out
 
 
 def _ours(

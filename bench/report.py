@@ -95,6 +95,7 @@ def markdown(result: dict[str, Any]) -> str:
             f"| {_cell(s['max_ms'])} | {ratio} |"
         )
     lines += _bursts_table(ours, base)
+    lines += _sdk_floor_table(result)
     lines += _steps_table(result)
     if result.get("start_mode"):
         lines += [
@@ -153,6 +154,26 @@ def _bursts_table(ours: dict[str, Any], base: dict[str, Any] | None) -> list[str
             ratio = f"{bs['p95_ms'] / s['p95_ms']:.1f}x" if bs["p95_ms"] and s["p95_ms"] else "-"
             row += f" {bs['joined']}/{bs['rooms']} | {_cell(bs['p50_ms'])} | {_cell(bs['p95_ms'])} | {_cell(_rss(b))} | {ratio} |"
         lines.append(row)
+    return lines
+
+
+def _sdk_floor_table(result: dict[str, Any]) -> list[str]:
+    runs = result.get("sdk_floor") or []
+    if not runs:
+        return []
+    lines = [
+        "",
+        "### livekit.rtc alone: rooms connecting and setting one attribute at once",
+        "",
+        "| rooms at once | processes | done | p50 | p95 | the stack's p95 (one worker) |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in runs:
+        ours = (_level(result["stack"]["concurrent"], r["rooms"]) or {}).get("summary", {})
+        lines.append(
+            f"| {r['rooms']} | {r['processes']} | {r['done']}/{r['rooms']} | {_cell(r['p50_ms'])} "
+            f"| {_cell(r['p95_ms'])} | {_cell(ours.get('p95_ms'))} |"
+        )
     return lines
 
 

@@ -8,15 +8,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import math
-import multiprocessing as mp
-import os
-import queue
 import threading
 from typing import Any
 
 from livekit import api
 
 from bench.measure import Join, Target, join_burst
+from bench.spawned import SPAWN, gather, send
 
 ROOMS_PER_PROCESS = 10
 CONNECT_WAIT_SECONDS = 60  # for every process's clients to be in their rooms
@@ -28,40 +26,16 @@ def burst(http_url: str, target: Target, rooms: list[str]) -> list[Join]:
     count = max(1, math.ceil(len(rooms) / ROOMS_PER_PROCESS))
     if count == 1:
         return asyncio.run(_shard(http_url, target, rooms, None))
-    ctx = mp.get_context("spawn")  # a fresh interpreter: no inherited FFI or event loop
-    barrier = ctx.Barrier(count)
-    results: Any = ctx.Queue()
-    shards = [rooms[i::count] for i in range(count)]
-    procs = [
-        ctx.Process(target=_main, args=(http_url, target, shard, barrier, results), daemon=True)
-        for shard in shards
-    ]
-    for proc in procs:
-        proc.start()
-    joins: list[Join] = []
-    try:
-        for _ in procs:
-            joins += results.get(timeout=RESULT_WAIT_SECONDS)
-    except queue.Empty:
-        raise RuntimeError(
-            f"bench: a client process of the {len(rooms)}-room burst gave no result "
-            f"within {RESULT_WAIT_SECONDS} s (exit codes {[p.exitcode for p in procs]})"
-        ) from None
-    finally:
-        for proc in procs:
-            proc.join(timeout=10)
-            if proc.is_alive():
-                proc.kill()
-    return joins
+    barrier = SPAWN.Barrier(count)
+    shards = [(http_url, target, rooms[i::count], barrier) for i in range(count)]
+    what = f"the {len(rooms)}-room burst's clients"
+    return [j for joins in gather(_main, shards, what, RESULT_WAIT_SECONDS) for j in joins]
 
 
 def _main(
     http_url: str, target: Target, rooms: list[str], barrier: threading.Barrier, results: Any
 ) -> None:
-    results.put(asyncio.run(_shard(http_url, target, rooms, barrier)))
-    results.close()
-    results.join_thread()  # the result is out; the SDK's threads need no orderly teardown
-    os._exit(0)
+    send(results, asyncio.run(_shard(http_url, target, rooms, barrier)))
 
 
 async def _shard(

@@ -53,9 +53,13 @@ def test_bench_smoke_writes_json_markdown_and_plot(tmp_path: Path) -> None:
     assert baseline["lost"] == 0 and baseline["unannounced"] == baseline["rooms"]
     fixed = result["announce"]
     assert fixed["lost"] == 0 and fixed["unannounced"] < fixed["rooms"]
+    # livekit.rtc alone, with no agent: every room joins, in one process and in two.
+    floor = [(r["rooms"], r["processes"], r["done"]) for r in result["sdk_floor"]]
+    assert floor == [(2, 1, 2), (2, 2, 2)]
     assert (tmp_path / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     markdown = (tmp_path / "bench.md").read_text()
     assert "| stack | explicit | 2 |" in markdown and "### Targets" in markdown
     assert "seed-style baseline" in markdown and "ctx.connect()" in markdown
+    assert "### livekit.rtc alone" in markdown
     assert "### Targets" in done.stdout
     assert "baseline: explicit, one room at a time" in done.stderr  # the progress bar
