@@ -12,8 +12,8 @@ open descriptors by its peer address and sets the option on it.
 
 The libc calls go through ctypes.PyDLL, which keeps the GIL: a job thread that releases it
 for each of a worker's few hundred descriptors waits to get it back each time while the
-native core's threads deliver the new room's events, and the same scan through psutil took
-10-30 ms right after a connect instead of a tenth of a millisecond."""
+native core's threads deliver the new room's events: the same scan through psutil took
+10-30 ms right after a connect, this one about 1.5 ms (median of 12 jobs)."""
 
 from __future__ import annotations
 
