@@ -18,7 +18,7 @@ import time
 from livekit.agents import JobContext
 
 from agent.signal_socket import send_immediately
-from agent.state import STATE_ATTRIBUTE
+from devstack.rooms import STATE_ATTRIBUTE
 from devstack.timeline import TIMELINE_ATTRIBUTE, encode
 
 

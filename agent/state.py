@@ -7,16 +7,16 @@ from typing import Literal
 
 from livekit import rtc
 
+from devstack.rooms import STATE_ATTRIBUTE
+
 AgentState = Literal["initializing", "listening", "thinking", "speaking"]
-STATE_ATTRIBUTE = "lk.agent.state"
 TRANSCRIPTION_TOPIC = "lk.transcription"
 CHAT_TOPIC = "lk.chat"
 
 
-async def set_state(room: rtc.Room, state: AgentState, extra: dict[str, str] | None = None) -> None:
-    """Publish the agent's state the way AgentSession does, so UIs show 'listening' etc.
-    `extra` attributes go in the same update."""
-    await room.local_participant.set_attributes({STATE_ATTRIBUTE: state, **(extra or {})})
+async def set_state(room: rtc.Room, state: AgentState) -> None:
+    """Publish the agent's state the way AgentSession does, so UIs show 'listening' etc."""
+    await room.local_participant.set_attributes({STATE_ATTRIBUTE: state})
 
 
 async def say_text(room: rtc.Room, text: str) -> None:

@@ -16,14 +16,13 @@ from typing import Literal
 
 from livekit import api, rtc
 
-from devstack.rooms import AGENT_WAIT_SECONDS
+from devstack.rooms import AGENT_WAIT_SECONDS, STATE_ATTRIBUTE
 from devstack.timeline import TIMELINE_ATTRIBUTE, decode
 from devstack.tokens import mint_token
 
 Mode = Literal["explicit", "token", "auto"]
 AGENT = rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
 STARTUP_WAIT_SECONDS = 10
-STATE_ATTRIBUTE = "lk.agent.state"
 
 
 @dataclass

@@ -14,6 +14,9 @@ from devstack.livekit import API_ERRORS
 AGENT_KIND = api.ParticipantInfo.Kind.AGENT
 # The server stamps this attribute on every agent participant it admits.
 AGENT_NAME_ATTRIBUTES = ("lk.agent_name", "lk.agent.name")
+# The agent's state as AgentSession publishes it and front ends read it ("initializing",
+# "listening", ...); setting it is also what makes an agent visible at once.
+STATE_ATTRIBUTE = "lk.agent.state"
 # A dispatch's job shows up in its state a few seconds after the worker accepted it, and
 # a cold job process (AGENT_IDLE_PROCESSES=0) takes several seconds to join. Until a
 # dispatch is this old, no agent and no job means "on its way"; after it, "nobody took

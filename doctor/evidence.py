@@ -16,7 +16,7 @@ from livekit import api
 
 from devstack.cluster import node_answers, redis_answers
 from devstack.livekit import SERVER_ERRORS, api_client
-from devstack.rooms import agent_name_of, dispatch_age, find_room, room_state
+from devstack.rooms import STATE_ATTRIBUTE, agent_name_of, dispatch_age, find_room, room_state
 from devstack.server_log import read_registry
 from devstack.settings import Settings, http_url
 from devstack.tokens import admin_token
@@ -207,7 +207,7 @@ async def room_facts(lk: api.LiveKitAPI, room: str) -> RoomFacts:
                 "kind": api.ParticipantInfo.Kind.Name(p.kind),
                 "agent_name": agent_name_of(p),
                 "tracks": len(p.tracks),
-                "state": p.attributes.get("lk.agent.state", ""),
+                "state": p.attributes.get(STATE_ATTRIBUTE, ""),
             }
             for p in participants
         ],

@@ -10,9 +10,8 @@ from dataclasses import dataclass
 
 from livekit import api
 
-from devstack.rooms import agents_in, wait_for_agent
+from devstack.rooms import STATE_ATTRIBUTE, agents_in, wait_for_agent
 
-STATE_ATTRIBUTE = "lk.agent.state"
 # An agent that publishes its state is ready once it has left "initializing"; one that
 # does not (many user agents) is given this long after its join to finish starting.
 SETTLE_SECONDS = 3.0
