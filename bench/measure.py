@@ -23,6 +23,9 @@ from devstack.tokens import mint_token
 Mode = Literal["explicit", "token", "auto"]
 AGENT = rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
 STARTUP_WAIT_SECONDS = 10
+# livekit-api's own default: a burst's 50 requests queue behind each other on two cores,
+# where the stack's 5 s (API_TIMEOUT_SECONDS, for one request at a time) would cut them.
+API_TIMEOUT_SECONDS = 10.0
 
 
 @dataclass

@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from bench.report import TARGETS
+from bench.targets import TARGETS
 
 
 def plot(result: dict[str, Any], path: Path) -> None:
@@ -27,7 +27,9 @@ def plot(result: dict[str, Any], path: Path) -> None:
         [v or [math.nan] for v in series.values()], tick_labels=list(series), showfliers=True
     )
     left.tick_params(axis="x", labelsize=7, rotation=15)
-    left.axhline(result.get("floor_ms", 200), color="grey", ls=":", lw=1, label="floor (200 ms)")
+    left.axhline(
+        result["floor_ms"], color="grey", ls=":", lw=1, label=f"floor ({result['floor_ms']} ms)"
+    )
     left.axhline(TARGETS["sequential_p50_ms"], color="tab:green", ls="--", lw=1, label="p50 target")
     left.set_yscale("log")
     left.set_title("One room at a time")

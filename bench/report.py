@@ -10,16 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.measure import Join
+from bench.plot import plot
+from bench.targets import TARGETS
 from devstack.timeline import STEPS, steps
-
-TARGETS = {
-    "sequential_p50_ms": 300,
-    "sequential_p95_ms": 600,
-    "burst_20_p95_ms": 2000,
-    "burst_50_p95_ms": 5000,
-    "rss_20_mb": 1536,
-    "registered_s": 10,
-}
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -71,7 +64,7 @@ def _rss(level: dict[str, Any] | None) -> float | None:
 
 def markdown(result: dict[str, Any]) -> str:
     """The tables printed at the end of a run."""
-    floor = result.get("floor_ms", 200)
+    floor = result["floor_ms"]
     ours = result["stack"]
     base = result.get("baseline")
     lines = ["### Targets", "", "| measure | now | target | met |", "| --- | --- | --- | --- |"]
@@ -193,7 +186,7 @@ def _steps_table(result: dict[str, Any]) -> list[str]:
     for _, step, what in STEPS:
         lines.append(f"| {step} | {_cell(seq.get(step))} | {_cell(at20.get(step))} | {what} |")
     lines.append(
-        f"| floor inside the first step | {result.get('floor_ms', 200)} | {result.get('floor_ms', 200)} | psrpc's affinity short-circuit, not configurable |"
+        f"| floor inside the first step | {result['floor_ms']} | {result['floor_ms']} | psrpc's affinity short-circuit, not configurable |"
     )
     return lines
 
@@ -211,7 +204,7 @@ def verdicts(result: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         p50, p95 = explicit["p50_ms"], explicit["p95_ms"]
         row(
             "one room at a time, p50",
-            f"{p50:.0f} ms ({p50 / result.get('floor_ms', 200):.2f}x floor)",
+            f"{p50:.0f} ms ({p50 / result['floor_ms']:.2f}x floor)",
             f"≤ {TARGETS['sequential_p50_ms']} ms",
             p50 <= TARGETS["sequential_p50_ms"],
         )
@@ -257,8 +250,6 @@ def verdicts(result: dict[str, Any]) -> list[tuple[str, str, str, str]]:
 
 def write(result: dict[str, Any], out: Path) -> dict[str, Path]:
     """bench.json, bench.md and bench.png under `out`."""
-    from bench.plot import plot
-
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / "bench.json", "markdown": out / "bench.md", "plot": out / "bench.png"}
     paths["json"].write_text(json.dumps(result, indent=2))

@@ -12,12 +12,13 @@ from typing import Any
 
 from livekit import api
 
-from bench.measure import Join, Mode, Target, join_once
+from bench.measure import API_TIMEOUT_SECONDS, Join, Mode, Target, join_once
 from bench.profile import py_spy
 from bench.report import summarize
 from bench.resources import ResourceSampler
 from bench.shards import burst
 from bench.stack import Stack, Worker
+from devstack.livekit import api_client
 
 
 class Progress:
@@ -46,7 +47,7 @@ def room_name(tag: str) -> str:
 
 
 def _client(stack: Stack) -> api.LiveKitAPI:
-    return api.LiveKitAPI(stack.http_url, stack.api_key, stack.api_secret)
+    return api_client(stack.url, stack.api_key, stack.api_secret, timeout=API_TIMEOUT_SECONDS)
 
 
 async def _sequential(

@@ -11,10 +11,9 @@ import math
 import threading
 from typing import Any
 
-from livekit import api
-
-from bench.measure import Join, Target, join_burst
+from bench.measure import API_TIMEOUT_SECONDS, Join, Target, join_burst
 from bench.spawned import SPAWN, gather, send
+from devstack.livekit import api_client
 
 ROOMS_PER_PROCESS = 10
 CONNECT_WAIT_SECONDS = 60  # for every process's clients to be in their rooms
@@ -48,5 +47,5 @@ async def _shard(
         with contextlib.suppress(threading.BrokenBarrierError):
             await asyncio.to_thread(barrier.wait, CONNECT_WAIT_SECONDS)
 
-    async with api.LiveKitAPI(http_url, target.api_key, target.api_secret) as lk:
+    async with api_client(http_url, target.api_key, target.api_secret, API_TIMEOUT_SECONDS) as lk:
         return await join_burst(target, lk, rooms, everyone_connected)

@@ -16,7 +16,7 @@ import psutil
 from devstack.local_server import LiveKitServer, choose_runtime, start_livekit_server
 from devstack.processes import AgentWorker, Process, base_env
 from devstack.settings import http_url, load_settings
-from devstack.waiting import wait_until
+from devstack.waiting import wait_until_async
 from devstack.worker_health import fetch_worker_status
 
 BENCH_AGENT = "bench-agent"
@@ -52,12 +52,13 @@ class Worker:
         if not self.health_url:
             return
 
-        def idle() -> bool:
-            status = asyncio.run(fetch_worker_status(self.health_url))
+        async def idle() -> bool:
+            status = await fetch_worker_status(self.health_url)
             return status.reachable and status.active_jobs == 0
 
+        what = "the worker's jobs to end"
         try:
-            wait_until(idle, timeout=timeout, what="the worker's jobs to end", interval=0.25)
+            asyncio.run(wait_until_async(idle, timeout=timeout, what=what, interval=0.25))
         except TimeoutError:
             # Measured as it is: the next burst then meets jobs still shutting down.
             print(
@@ -107,17 +108,29 @@ def worker(stack: Stack, agent_name: str, *args: str, **env: str) -> Iterator[Wo
         w.stop()
 
 
-@contextmanager
-def plain_worker(stack: Stack, *, announce: bool = False) -> Iterator[Worker]:
-    """The seed-style baseline, `python bench/plain_agent.py dev`, as the seeds run it."""
-    assert stack.server is not None, "workers are started only for a server the benchmark owns"
-    env = base_env(stack.server, PLAIN_AGENT_NAME=PLAIN_AGENT)
+def start_plain_agent(server: LiveKitServer, *, announce: bool = False, port: int = 0) -> Process:
+    """The seed-style baseline, `python bench/plain_agent.py dev` as the seeds run it, once
+    livekit-agents logged it registered (stopped if it never does). With `announce` it sets
+    one attribute right after connecting; its health server listens on `port` (0: any)."""
+    env = base_env(server, PLAIN_AGENT_NAME=PLAIN_AGENT, PLAIN_AGENT_PORT=str(port))
     if announce:
         env["PLAIN_AGENT_ANNOUNCE"] = "1"
-    started = time.perf_counter()
     w = Process("plain agent", [sys.executable, str(PLAIN_AGENT_FILE), "dev"], env)
     try:
         w.wait_for_line("registered worker", timeout=REGISTER_TIMEOUT)
+    except BaseException:
+        w.stop()
+        raise
+    return w
+
+
+@contextmanager
+def plain_worker(stack: Stack, *, announce: bool = False) -> Iterator[Worker]:
+    """The baseline on the benchmark's own server, for the length of the block."""
+    assert stack.server is not None, "workers are started only for a server the benchmark owns"
+    started = time.perf_counter()
+    w = start_plain_agent(stack.server, announce=announce)
+    try:
         yield Worker(w.pid, time.perf_counter() - started)
     finally:
         w.stop()

@@ -8,9 +8,9 @@ from urllib.parse import urlencode
 import pytest
 from playwright.sync_api import Page, expect
 
+from bench.stack import PLAIN_AGENT, start_plain_agent
 from devstack.local_server import LiveKitServer
 from devstack.processes import AgentWorker, Proxy
-from tests.support.seed_worker import PLAIN_AGENT, start_plain_worker
 
 pytestmark = pytest.mark.browser
 
@@ -152,7 +152,7 @@ def test_an_agent_that_announces_nothing_is_marked_late(
 ) -> None:
     """A seed-style agent (no track, no attribute) reaches the page only with the server's
     3 s batch: the event log says so and what to change. Ours carries its timeline."""
-    worker = start_plain_worker(livekit_server)
+    worker = start_plain_agent(livekit_server)
     try:
         open_page(page, proxy, room=room_name, mode="explicit", agent=PLAIN_AGENT)
         expect_state(page, "joined")

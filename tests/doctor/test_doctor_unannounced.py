@@ -9,20 +9,20 @@ from collections.abc import Iterator
 import pytest
 from livekit import api
 
+from bench.stack import PLAIN_AGENT, start_plain_agent
 from devstack.local_server import LiveKitServer
 from devstack.processes import Process
 from devstack.rooms import wait_for_agent
 from devstack.waiting import free_port
 from tests.support.clients import connected, plain_token
 from tests.support.doctor_cli import doctor
-from tests.support.seed_worker import PLAIN_AGENT, start_plain_worker
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
 def plain(livekit_server: LiveKitServer, request: pytest.FixtureRequest) -> Iterator[Process]:
-    worker = start_plain_worker(
+    worker = start_plain_agent(
         livekit_server, announce=getattr(request, "param", False), port=free_port()
     )
     yield worker

@@ -27,16 +27,3 @@ def _registered(worker: Process) -> Process:
         worker.stop()
         raise
     return worker
-
-
-PLAIN = ROOT / "bench/plain_agent.py"
-PLAIN_AGENT = "plain-agent"
-
-
-def start_plain_worker(server: LiveKitServer, *, announce: bool = False, port: int = 0) -> Process:
-    """The benchmark's seed-style baseline: joins and publishes nothing (with `announce`,
-    it sets one attribute right after connecting); its health server on `port`."""
-    env = base_env(server, PLAIN_AGENT_NAME=PLAIN_AGENT, PLAIN_AGENT_PORT=str(port))
-    if announce:
-        env["PLAIN_AGENT_ANNOUNCE"] = "1"
-    return _registered(Process("plain agent", [sys.executable, str(PLAIN), "dev"], env))
