@@ -19,6 +19,7 @@ from bench.stack import (
     BENCH_AGENT,
     PLAIN_AGENT,
     Stack,
+    Worker,
     own_server,
     plain_worker,
     running_stack,
@@ -108,8 +109,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     progress = Progress(total)
     if args.use_running:
         stack = running_stack()
-        target = Target(stack.url, stack.api_key, stack.api_secret, settings.livekit_agent_name)
-        result["stack"] = _ours(stack, target, modes, levels, args.rooms, None, progress)
+        result["stack"] = _ours(
+            stack,
+            _target(stack, settings.livekit_agent_name),
+            modes,
+            levels,
+            args.rooms,
+            None,
+            progress,
+        )
     else:
         with own_server() as stack:
             result["server_start_s"] = round(stack.start_s, 2)
@@ -197,7 +205,7 @@ def _ours(
     modes: list[Mode],
     levels: list[int],
     rooms: int,
-    w: Any,
+    w: Worker | None,
     progress: Progress,
     profile: Path | None = None,
 ) -> dict[str, Any]:
