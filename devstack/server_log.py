@@ -2,8 +2,8 @@
 
 No server API lists workers. The server logs every registration ("worker registered",
 with agentName and workerID), every worker it closes ("closing worker"), and every job it
-assigns ("assigned job to worker"), in pkg/service/agentservice.go and pkg/agent/worker.go
-of v1.13.5. The stack runs the server and keeps its log in a file (scripts/livekit-server,
+assigns ("assigned job to worker") or gives up ("failed to assign job to worker"), in
+pkg/service/agentservice.go and pkg/agent/worker.go of v1.13.5. The stack runs the server and keeps its log in a file (scripts/livekit-server,
 LIVEKIT_SERVER_LOG), so it can know every worker registered with it, whoever started it."""
 
 from __future__ import annotations
@@ -25,9 +25,14 @@ ASSIGNED = "assigned job to worker"
 # A participant whose connection never came up (pkg/rtc/room.go): for an agent, its job
 # is lost before the agent was ever in the room, so no webhook says so.
 NEVER_CONNECTED = "removing participant without connection"
+# A job no worker took in time (pkg/service/agentservice.go): with retry false, the server
+# gives the job up (its request's psrpc deadline, 3 s, passed before the worker answered)
+# and never tries again; the dispatch stays with 0 jobs and no webhook says so.
+NOT_ASSIGNED = "failed to assign job to worker"
 # With Redis (several nodes), the node that allocates a room names the node it runs on.
 ROOM_NODE = "selected node for room"
 FOLLOW_INTERVAL = 0.1
+ROOMS_REMEMBERED = 1000
 logger = logging.getLogger("devstack.server_log")
 
 
@@ -80,7 +85,11 @@ class WorkerRegistry:
     room_nodes: dict[str, str] = field(default_factory=dict)  # room -> node id
     on_registered: list[Callable[[RegisteredWorker], None]] = field(default_factory=list)
     on_never_connected: list[Callable[[str, str], None]] = field(default_factory=list)
+    # (room, agent name, the server's error, when) of a job the server gave up
+    on_not_assigned: list[Callable[[str, str, str, float], None]] = field(default_factory=list)
     on_started: list[Callable[[str], None]] = field(default_factory=list)
+    # room -> the jobs the server gave up in it: {agent_name, job_id, error, at}
+    gave_up: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     @property
     def server_started_at(self) -> float | None:
@@ -116,8 +125,18 @@ class WorkerRegistry:
         elif parsed.message == NEVER_CONNECTED and "room" in f and "participant" in f:
             for callback in self.on_never_connected:
                 callback(f["room"], f["participant"])
+        elif parsed.message == NOT_ASSIGNED and f.get("retry") is False and "room" in f:
+            self._gave_up(f, parsed.at)
+            for callback in self.on_not_assigned:
+                callback(f["room"], f.get("agentName", ""), str(f.get("error", "")), parsed.at)
         elif parsed.message == ROOM_NODE and "room" in f and "selectedNodeID" in f:
             self.room_nodes[f["room"]] = f["selectedNodeID"]
+
+    def _gave_up(self, f: dict[str, Any], at: float) -> None:
+        if len(self.gave_up) >= ROOMS_REMEMBERED and f["room"] not in self.gave_up:
+            self.gave_up.pop(next(iter(self.gave_up)))  # the oldest room: a long-lived proxy
+        job = {"agent_name": f.get("agentName", ""), "job_id": f.get("jobID", ""), "at": at}
+        self.gave_up.setdefault(f["room"], []).append({**job, "error": str(f.get("error", ""))})
 
     def node_of_room(self, room: str) -> str | None:
         """The name of the node a room runs on, when a log said so."""

@@ -106,6 +106,9 @@ class Evidence:
     # agent name -> ids of the workers registered under it, from the server's log; None
     # when the log is not at hand (a remote deployment).
     registered: dict[str, list[str]] | None = None
+    # The jobs of this agent name in the room that the server gave up (no worker answered
+    # in time), from its log: {agent_name, job_id, error, at}.
+    gave_up: list[dict[str, Any]] = field(default_factory=list)
     # Several nodes: each node's name, URL and whether it answers, the node of the room,
     # and the shared Redis ({address, reachable}); empty on a single node.
     nodes: list[dict[str, Any]] = field(default_factory=list)
@@ -124,6 +127,7 @@ class Evidence:
             "room": asdict(self.room) if self.room else None,
             "probe": asdict(self.probe) if self.probe else None,
             "registered": self.registered,
+            "gave_up": self.gave_up,
             "pool": self.pool,
             "nodes": self.nodes,
             "room_node": self.room_node,
@@ -150,6 +154,7 @@ class Evidence:
             else None,
             probe=ProbeFacts(**d["probe"]) if d.get("probe") else None,
             registered=d.get("registered"),
+            gave_up=d.get("gave_up", []),
             pool=d.get("pool", []),
             nodes=d.get("nodes", []),
             room_node=d.get("room_node"),
@@ -239,6 +244,11 @@ async def gather(target: Target) -> Evidence:
         evidence.registered = {
             name: [w.worker_id for w in registry.named(name)] for name in registry.agent_names()
         }
+        evidence.gave_up = [
+            job
+            for job in registry.gave_up.get(room_name or "", [])
+            if job["agent_name"] == (agent_name or "")
+        ]
     if len(target.nodes) > 1:
         up = await asyncio.gather(*(asyncio.to_thread(node_answers, u) for _, u in target.nodes))
         evidence.nodes = [

@@ -205,6 +205,10 @@ RULES: list[Rule] = [
          lambda f: not f.agents and f.room_exists and bool(f.ev.token) and f.ev.agent_name in f.ev.token.agent_names and not f.mine,  # type: ignore[union-attr]
          lambda f: f"agent name in token {name_of(f.ev.agent_name)} matches the worker, but room {_room(f)} already existed for {f.room_age}, so the token's agent dispatch was ignored; use a fresh room name or dispatch explicitly (the room closes {f.ev.room.departure_timeout} s after its last participant leaves, or after {f.ev.room.empty_timeout} s empty)",  # type: ignore[union-attr]
          "Use a fresh room name, or dispatch explicitly (POST /api/dispatch-agent)."),
+    Rule("job_not_answered", "dispatches", True,
+         lambda f: not f.agents and f.all_untaken and bool(f.ev.gave_up),
+         lambda f: f"dispatch {f.untaken[-1].dispatch_id} has 0 jobs: the server gave up its job ({f.ev.gave_up[-1]['error']}) because no worker named {name_of(f.ev.agent_name)} answered the job request within the server's 3 s deadline; the worker was busy (a burst, blocking code in its event loop) or stalled, and the server never retries; dispatch again",
+         "Dispatch again (the stack's watcher does it for you unless AGENT_REDISPATCH=off); keep blocking work out of the worker's event loop (request_fnc, prewarm) and spread bursts over a pool of workers."),
     Rule("dispatch_before_worker", "dispatches", True,
          lambda f: not f.agents and f.all_untaken and bool(f.ev.probe and f.ev.probe.joined),
          lambda f: f"dispatch {f.untaken[-1].dispatch_id} has 0 jobs, yet the worker takes new dispatches (probe joined in {f.ev.probe.latency_ms:.0f} ms): it was created before the worker registered (or while it was full) and the server never retries it; dispatch again",  # type: ignore[union-attr]

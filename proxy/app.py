@@ -18,6 +18,7 @@ from devstack.livekit import settings_client
 from devstack.server_log import WorkerRegistry, follow
 from devstack.settings import Settings
 from proxy.delivery import DeliveryWatcher
+from proxy.delivery_rescues import ServerLogRescues
 from proxy.delivery_upkeep import sweep
 from proxy.dispatcher import Dispatcher
 from proxy.errors import ERROR_RESPONSES, install_error_handlers
@@ -47,6 +48,7 @@ def create_app(settings: Settings) -> FastAPI:
         lk = settings_client(settings)
         registry = WorkerRegistry()
         watcher = DeliveryWatcher(lk, registry, DeliveryMetrics(), settings.redispatch)
+        ServerLogRescues(watcher, registry)
         app.state.settings = settings
         app.state.lk = lk
         app.state.registry = registry

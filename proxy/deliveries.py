@@ -37,6 +37,7 @@ class Delivery:
     dispatch_id: str
     metadata: str
     requested_at: float
+    dispatched_at: float = 0.0  # when the current dispatch was made (re-dispatches too)
     state: State = "pending"
     agent_identity: str = ""
     redispatches: int = 0

@@ -7,8 +7,9 @@ This is that service for the stack: it follows every dispatch the proxy makes (e
 and the room config of tokens it mints) until an agent of that name is in the room, using
 server facts only: the server log's worker registrations (devstack.server_log) and its
 signed webhooks (joins, and why a participant left). It re-issues a dispatch no worker took
-as soon as a worker of that name registers, and replaces an agent lost to a crash while a
-person is still in the room. An agent that left on purpose, a name no worker has, and a
+as soon as a worker of that name registers, and one whose worker answered too late for the
+server, and replaces an agent lost to a crash while a person is still in the room (what the
+server log says is read in proxy.delivery_rescues). An agent that left on purpose, a name no worker has, and a
 token ignored because the room existed are not rescued: Cloud fails on those too."""
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from livekit import api
 
 from devstack.livekit import API_ERRORS, SERVER_ERRORS
 from devstack.rooms import AGENT_KIND, agent_name_of
-from devstack.server_log import RegisteredWorker, WorkerRegistry
+from devstack.server_log import WorkerRegistry
 from proxy.deliveries import (
     BACKOFF_SECONDS,
     ENDED_ON_PURPOSE,
@@ -66,9 +67,6 @@ class DeliveryWatcher:
         # adopted only after the server listed it): (room, name) -> (identity, when).
         self.early: dict[tuple[str, str], tuple[str, float]] = {}
         self.token_times: dict[tuple[str, str], float] = {}
-        registry.on_registered.append(self._on_registered)
-        registry.on_never_connected.append(self._on_never_connected)
-        registry.on_started.append(self._on_server_started)
 
     def lock(self, room: str, agent_name: str) -> asyncio.Lock:
         return self._locks.setdefault((room, agent_name), asyncio.Lock())
@@ -79,12 +77,13 @@ class DeliveryWatcher:
         self, room: str, agent_name: str, dispatch_id: str, metadata: str, source: str
     ) -> None:
         """Follow a dispatch the stack just made until its agent is in the room."""
-        d = Delivery(room, agent_name, source, dispatch_id, metadata, time.time())
+        now = time.time()
+        d = Delivery(room, agent_name, source, dispatch_id, metadata, now, dispatched_at=now)
         self.deliveries[(room, agent_name)] = d
         self.metrics.requested.labels(source=source).inc()
         if self.registry.server_started_at is not None and not self.registry.named(agent_name):
             d.state = "waiting_for_worker"
-            self._event(
+            self.event(
                 d,
                 "no worker",
                 f"no worker named {agent_name!r} is registered: the server keeps {dispatch_id} "
@@ -95,7 +94,7 @@ class DeliveryWatcher:
                 ),
             )
         else:
-            self._event(d, "dispatched", f"{source} dispatch {dispatch_id}")
+            self.event(d, "dispatched", f"{source} dispatch {dispatch_id}")
         if (early := self.early.pop((room, agent_name), None)) is not None:
             self.agent_joined(room, agent_name, early[0])
 
@@ -108,7 +107,7 @@ class DeliveryWatcher:
     def forget(self, room: str, agent_name: str) -> None:
         """The stack itself lets this agent go (a switch): its leaving is not a loss."""
         if (d := self.deliveries.pop((room, agent_name), None)) is not None:
-            self._event(d, "released", f"{agent_name} is let go on purpose; not followed")
+            self.event(d, "released", f"{agent_name} is let go on purpose; not followed")
 
     # --- what the server tells it -----------------------------------------------------
 
@@ -142,9 +141,7 @@ class DeliveryWatcher:
         waited = time.time() - d.requested_at
         self.metrics.delivered.inc()
         self.metrics.time_to_agent.observe(waited)
-        self._event(
-            d, "agent joined", f"{identity} joined {waited * 1000:.0f} ms after the request"
-        )
+        self.event(d, "agent joined", f"{identity} joined {waited * 1000:.0f} ms after the request")
 
     async def _adopt_token_dispatch(self, room: str, agent_name: str, metadata: str) -> None:
         try:
@@ -172,83 +169,34 @@ class DeliveryWatcher:
         why = reason_name(p.disconnect_reason)
         if p.disconnect_reason in ENDED_ON_PURPOSE:
             d.state = "ended"
-            self._event(d, "agent left", f"{p.identity} left on purpose ({why}): not replaced")
+            self.event(d, "agent left", f"{p.identity} left on purpose ({why}): not replaced")
             return
         d.state = "lost"
         people = await self._people_in(room)
-        self._event(d, "agent lost", f"{p.identity} left abnormally ({why}); {people} in the room")
+        self.event(d, "agent lost", f"{p.identity} left abnormally ({why}); {people} in the room")
         if not people:
             d.state = "ended"
             return
         if not self.enabled:
             self.metrics.lost.labels(reason="agent_lost").inc()
-            self._event(d, "not replaced", "AGENT_REDISPATCH=off: raw self-hosted behaviour")
+            self.event(d, "not replaced", "AGENT_REDISPATCH=off: raw self-hosted behaviour")
             return
         if self.registry.server_started_at is not None and not self.registry.named(name):
             d.state = "waiting_for_worker"
-            self._event(
+            self.event(
                 d, "waiting", f"no worker named {name!r} registered yet; replacing when one does"
             )
             return
         d.state = "redispatching"  # one re-dispatch at a time, whatever else arrives
-        self._spawn(self._redispatch(d, "agent lost"))
-
-    def _on_registered(self, worker: RegisteredWorker) -> None:
-        for d in list(self.deliveries.values()):
-            if d.agent_name != worker.agent_name or d.state != "waiting_for_worker":
-                continue
-            if self.enabled:
-                d.state = "redispatching"  # a pool registering twice re-issues it once
-                self._spawn(self._redispatch(d, "worker registered"))
-            else:
-                self.metrics.lost.labels(reason="no_worker_at_dispatch").inc()
-                d.state = "lost"
-                self._event(
-                    d,
-                    "not re-issued",
-                    f"worker {worker.worker_id} registered, but {d.dispatch_id} was made before "
-                    "it and the server never retries it (AGENT_REDISPATCH=off)",
-                )
-
-    def _on_server_started(self, node: str) -> None:
-        """A (re)started server has no rooms: the dispatches followed on it died with them.
-        (With several nodes, rooms live on in Redis and the other nodes.)"""
-        if node == "":
-            self.deliveries.clear()
-
-    def _on_never_connected(self, room: str, identity: str) -> None:
-        for d in list(self.deliveries.values()):
-            if d.room == room and d.state == "pending":
-                self._spawn(self._job_failed(d, identity))
-
-    async def _job_failed(self, d: Delivery, identity: str) -> None:
-        """Under load an agent's connection can time out before it ever joins (a burst on a
-        small machine): the server drops the participant and keeps the dispatch, and no
-        webhook says so. Re-issue it if the failed participant was this dispatch's agent."""
-        try:
-            dispatches = await self.lk.agent_dispatch.list_dispatch(d.room)
-        except API_ERRORS:
-            return  # the room is gone, or the server is: nothing to re-issue into
-        mine = next((x for x in dispatches if x.id == d.dispatch_id), None)
-        if mine is None or d.state != "pending":
-            return
-        if not any(j.state.participant_identity == identity for j in mine.state.jobs):
-            return
-        self._event(d, "agent lost", f"{identity} never connected; the server dropped it")
-        if not self.enabled:
-            d.state = "lost"
-            self.metrics.lost.labels(reason="never_connected").inc()
-            return
-        d.state = "redispatching"
-        await self._redispatch(d, "agent never connected")
+        self.spawn(self.redispatch(d, "agent lost"))
 
     # --- what it does -----------------------------------------------------------------
 
-    async def _redispatch(self, d: Delivery, reason: str) -> None:
+    async def redispatch(self, d: Delivery, reason: str) -> None:
         if d.redispatches >= MAX_REDISPATCHES:
             d.state = "lost"
             self.metrics.lost.labels(reason="cap_reached").inc()
-            self._event(d, "gave up", f"{MAX_REDISPATCHES} re-dispatches already; {reason}")
+            self.event(d, "gave up", f"{MAX_REDISPATCHES} re-dispatches already; {reason}")
             return
         await asyncio.sleep(BACKOFF_SECONDS[min(d.redispatches, len(BACKOFF_SECONDS) - 1)])
         async with self.lock(d.room, d.agent_name):
@@ -264,11 +212,11 @@ class DeliveryWatcher:
             except API_ERRORS as exc:
                 d.state = "lost"
                 self.metrics.lost.labels(reason="redispatch_failed").inc()
-                self._event(d, "gave up", f"re-dispatch failed ({reason}): {exc}")
+                self.event(d, "gave up", f"re-dispatch failed ({reason}): {exc}")
                 return
             # Recorded before anything else is awaited: its agent's join may come any moment.
             d.redispatches += 1
-            d.dispatch_id = created.id
+            d.dispatch_id, d.dispatched_at = created.id, time.time()
             if d.state != "joined":
                 d.state, d.agent_identity = "pending", ""
             if reason == "agent lost":
@@ -276,7 +224,7 @@ class DeliveryWatcher:
             with contextlib.suppress(*SERVER_ERRORS):  # gone with its job: the new one counts
                 await self.lk.agent_dispatch.delete_dispatch(old, d.room)
         self.metrics.redispatched.labels(reason=reason.replace(" ", "_")).inc()
-        self._event(
+        self.event(
             d,
             "re-dispatched",
             f"re-dispatch {d.redispatches}/{MAX_REDISPATCHES} ({reason}): {old} -> {created.id}",
@@ -289,7 +237,7 @@ class DeliveryWatcher:
             return 0
         return sum(1 for p in listing.participants if p.kind != AGENT_KIND)
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+    def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._done)
@@ -299,7 +247,7 @@ class DeliveryWatcher:
         if not task.cancelled() and task.exception() is not None:
             logger.error("delivery action failed: %r", task.exception())
 
-    def _event(self, d: Delivery, kind: str, message: str) -> None:
+    def event(self, d: Delivery, kind: str, message: str) -> None:
         self.events.add(d, kind, message)
 
     async def aclose(self) -> None:

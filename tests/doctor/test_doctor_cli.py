@@ -4,6 +4,7 @@ the real CLI against the real server and real worker processes."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -19,6 +20,7 @@ from devstack.rooms import UNTAKEN_AFTER_SECONDS
 from devstack.waiting import free_port, wait_until
 from tests.support.clients import connected, plain_token
 from tests.support.doctor_cli import doctor
+from tests.support.server_log import wait_for_server_log
 
 pytestmark = pytest.mark.integration
 
@@ -284,3 +286,44 @@ def test_doctor_help_documents_every_flag() -> None:
         "--json",
     ]:
         assert flag in out
+
+
+async def test_doctor_job_the_server_gave_up(livekit_server: LiveKitServer, room_name: str) -> None:
+    """A worker that answers its job request after the server's 3 s deadline (stopped here,
+    busy in a burst for real): a dispatch made straight through the server API stays at 0
+    jobs, and the doctor names the late answer, from the server's log."""
+    name = unique("stalled")
+    worker = AgentWorker(livekit_server, name)
+    assert livekit_server.log_path is not None
+    try:
+        worker.wait_registered()
+        async with connected(livekit_server, plain_token(livekit_server, room_name, "user")):
+            worker.signal(signal.SIGSTOP)
+            try:
+                async with livekit_server.client() as lk:
+                    made = await lk.agent_dispatch.create_dispatch(
+                        api.CreateAgentDispatchRequest(agent_name=name, room=room_name)
+                    )
+                created = time.monotonic()
+                await wait_for_server_log(
+                    livekit_server, "failed to assign job to worker", room_name
+                )
+            finally:
+                worker.signal(signal.SIGCONT)
+            # The doctor calls a dispatch untaken only once jobs would have shown up.
+            wait_until(
+                lambda: time.monotonic() - created > UNTAKEN_AFTER_SECONDS + 1,
+                timeout=30,
+                what="the dispatch to age",
+            )
+            code, d = doctor(
+                livekit_server,
+                *("--room", room_name, "--agent-name", name, "--worker-url", worker.health_url),
+                *("--server-log", str(livekit_server.log_path)),
+            )
+    finally:
+        worker.stop()
+    assert code == 1
+    assert d["cause"] == "job_not_answered", d["verdict"]
+    assert made.id in d["verdict"] and "within the server's 3 s deadline" in d["verdict"]
+    assert d["evidence"]["gave_up"][0]["error"] == "context deadline exceeded"

@@ -1,0 +1,99 @@
+"""What the server's log tells the delivery watcher, and no webhook does: a worker
+registered (a dispatch made before it can now be re-issued), the server restarted (its
+dispatches died with its rooms), an agent's connection never came up, and a job the server
+gave up because no worker answered its request in time. Each rescue goes through the
+watcher's own re-dispatch, under its per-room lock and cap."""
+
+from __future__ import annotations
+
+from devstack.livekit import API_ERRORS
+from devstack.server_log import RegisteredWorker, WorkerRegistry
+from proxy.deliveries import Delivery
+from proxy.delivery import DeliveryWatcher
+
+# The server's job request deadline is 3 s (psrpc's default client timeout); less a second
+# for the server's and the proxy's clocks and the 200 ms affinity wait before the request.
+NOT_ASSIGNED_AFTER = 2.0
+
+
+class ServerLogRescues:
+    def __init__(self, watcher: DeliveryWatcher, registry: WorkerRegistry) -> None:
+        self.watcher = watcher
+        registry.on_registered.append(self.on_registered)
+        registry.on_never_connected.append(self.on_never_connected)
+        registry.on_not_assigned.append(self.on_not_assigned)
+        registry.on_started.append(self.on_server_started)
+
+    def on_registered(self, worker: RegisteredWorker) -> None:
+        w = self.watcher
+        for d in list(w.deliveries.values()):
+            if d.agent_name != worker.agent_name or d.state != "waiting_for_worker":
+                continue
+            if w.enabled:
+                d.state = "redispatching"  # a pool registering twice re-issues it once
+                w.spawn(w.redispatch(d, "worker registered"))
+            else:
+                w.metrics.lost.labels(reason="no_worker_at_dispatch").inc()
+                d.state = "lost"
+                w.event(
+                    d,
+                    "not re-issued",
+                    f"worker {worker.worker_id} registered, but {d.dispatch_id} was made before "
+                    "it and the server never retries it (AGENT_REDISPATCH=off)",
+                )
+
+    def on_server_started(self, node: str) -> None:
+        """A (re)started server has no rooms: the dispatches followed on it died with them.
+        (With several nodes, rooms live on in Redis and the other nodes.)"""
+        if node == "":
+            self.watcher.deliveries.clear()
+
+    def on_never_connected(self, room: str, identity: str) -> None:
+        for d in list(self.watcher.deliveries.values()):
+            if d.room == room and d.state == "pending":
+                self.watcher.spawn(self._job_failed(d, identity))
+
+    def on_not_assigned(self, room: str, agent_name: str, error: str, at: float) -> None:
+        """The server gave a job up: no worker answered its request within the request's
+        3 s deadline (a worker busy with a burst, or stalled). The server never retries and
+        no webhook says so; Cloud's dispatch goes on, so the watcher re-issues it."""
+        w = self.watcher
+        d = w.deliveries.get((room, agent_name))
+        # A request fails 3 s after it was sent, so one failing sooner after the current
+        # dispatch was made belongs to an earlier dispatch, already replaced.
+        if d is None or d.state != "pending" or at - d.dispatched_at < NOT_ASSIGNED_AFTER:
+            return
+        w.event(
+            d,
+            "not assigned",
+            f"the server gave up the job of {d.dispatch_id} ({error}): no worker named "
+            f"{agent_name!r} answered its job request within the server's 3 s deadline",
+        )
+        if not w.enabled:
+            d.state = "lost"
+            w.metrics.lost.labels(reason="not_assigned").inc()
+            return
+        d.state = "redispatching"
+        w.spawn(w.redispatch(d, "job not assigned"))
+
+    async def _job_failed(self, d: Delivery, identity: str) -> None:
+        """Under load an agent's connection can time out before it ever joins (a burst on a
+        small machine): the server drops the participant and keeps the dispatch, and no
+        webhook says so. Re-issue it if the failed participant was this dispatch's agent."""
+        w = self.watcher
+        try:
+            dispatches = await w.lk.agent_dispatch.list_dispatch(d.room)
+        except API_ERRORS:
+            return  # the room is gone, or the server is: nothing to re-issue into
+        mine = next((x for x in dispatches if x.id == d.dispatch_id), None)
+        if mine is None or d.state != "pending":
+            return
+        if not any(j.state.participant_identity == identity for j in mine.state.jobs):
+            return
+        w.event(d, "agent lost", f"{identity} never connected; the server dropped it")
+        if not w.enabled:
+            d.state = "lost"
+            w.metrics.lost.labels(reason="never_connected").inc()
+            return
+        d.state = "redispatching"
+        await w.redispatch(d, "agent never connected")
