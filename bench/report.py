@@ -58,6 +58,14 @@ def _level(runs: list[dict[str, Any]], count: int) -> dict[str, Any] | None:
     return next((c for c in runs if c["concurrency"] == count), None)
 
 
+def _cpu(level: dict[str, Any]) -> str:
+    """The CPU-seconds a burst cost the worker, the server and the people's clients."""
+    spent = level.get("cpu_seconds")
+    if not spent:
+        return "-"
+    return " / ".join(f"{spent.get(k, 0):.1f}" for k in ("worker", "server", "people"))
+
+
 def _rss(level: dict[str, Any] | None) -> float | None:
     return ((level or {}).get("resources", {}).get("agent worker") or {}).get("rss_mb")
 
@@ -125,8 +133,8 @@ def markdown(result: dict[str, Any]) -> str:
 def _bursts_table(ours: dict[str, Any], base: dict[str, Any] | None) -> list[str]:
     if not ours["concurrent"]:
         return []
-    head = "| rooms at once | stack: joined | p50 | p95 | worker RSS MB | server CPU% |"
-    rule = "| --- | --- | --- | --- | --- | --- |"
+    head = "| rooms at once | stack: joined | p50 | p95 | worker RSS MB | server CPU% | CPU-s worker / server / people |"
+    rule = "| --- | --- | --- | --- | --- | --- | --- |"
     if base:
         head += " baseline: joined | p50 | p95 | worker RSS MB | p95 baseline ÷ stack |"
         rule += " --- | --- | --- | --- | --- |"
@@ -140,7 +148,7 @@ def _bursts_table(ours: dict[str, Any], base: dict[str, Any] | None) -> list[str
     for c in ours["concurrent"]:
         s = c["summary"]
         srv = (c["resources"].get("livekit-server") or {}).get("cpu_percent")
-        row = f"| {c['concurrency']} | {s['joined']}/{s['rooms']} | {_cell(s['p50_ms'])} | {_cell(s['p95_ms'])} | {_cell(_rss(c))} | {_cell(srv)} |"
+        row = f"| {c['concurrency']} | {s['joined']}/{s['rooms']} | {_cell(s['p50_ms'])} | {_cell(s['p95_ms'])} | {_cell(_rss(c))} | {_cell(srv)} | {_cpu(c)} |"
         b = _level(base["concurrent"], c["concurrency"]) if base else None
         if b:
             bs = b["summary"]

@@ -1,7 +1,9 @@
-"""Peak CPU% and RSS of livekit-server and of the agent worker with its job processes."""
+"""Peak CPU% and RSS of livekit-server and of the agent worker with its job processes, and
+the CPU-seconds a burst costs each of them and the benchmark's own clients."""
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass, field
 
@@ -65,3 +67,48 @@ class ResourceSampler:
             label: {"cpu_percent": round(p.cpu_percent, 1), "rss_mb": round(p.rss_mb, 1)}
             for label, p in self.peaks.items()
         }
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User plus system CPU-seconds of `pid` and its children alive now (0 if gone)."""
+    if pid is None:
+        return 0.0
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    total = 0.0
+    for proc in procs:
+        try:
+            t = proc.cpu_times()
+        except psutil.Error:
+            continue
+        total += t.user + t.system
+    return total
+
+
+@dataclass
+class CpuSpent:
+    """The CPU-seconds spent while it is entered: by each root's process tree, and by the
+    people: the benchmark's clients, in this process (a burst of up to 10 rooms) or in its
+    children that ended meanwhile (os.times counts a child once it was waited for)."""
+
+    roots: dict[str, int | None]
+    seconds: dict[str, float] = field(default_factory=dict)
+    _start: dict[str, float] = field(default_factory=dict)
+
+    def _now(self) -> dict[str, float]:
+        t = os.times()
+        return {
+            **{label: cpu_seconds(pid) for label, pid in self.roots.items()},
+            "people": t.user + t.system + t.children_user + t.children_system,
+        }
+
+    def __enter__(self) -> CpuSpent:
+        self._start = self._now()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        end = self._now()
+        self.seconds = {k: round(end[k] - self._start[k], 1) for k in end}

@@ -15,7 +15,7 @@ from livekit import api
 from bench.measure import API_TIMEOUT_SECONDS, Join, Mode, Target, join_once
 from bench.profile import py_spy
 from bench.report import summarize
-from bench.resources import ResourceSampler
+from bench.resources import CpuSpent, ResourceSampler
 from bench.shards import burst
 from bench.stack import Stack, Worker
 from devstack.livekit import api_client
@@ -77,7 +77,8 @@ def bursts(
     profile: Path | None = None,
 ) -> list[dict[str, Any]]:
     """Each level in turn: that many people already in their rooms, then as many explicit
-    dispatches at once; with the peak CPU and memory of the server and the worker's tree.
+    dispatches at once; with the peak CPU and memory of the server and the worker's tree,
+    and the CPU-seconds the level cost the worker, the server and the people's clients.
     With `profile`, py-spy records the worker during the largest level."""
     out = []
     for count in levels:
@@ -87,12 +88,18 @@ def bursts(
             if profile and worker and count == max(levels)
             else contextlib.nullcontext()
         )
-        with ResourceSampler({k: v for k, v in roots.items() if v}) as sampler, spy:
+        cpu = CpuSpent({"worker": worker.pid if worker else None, "server": stack.server_pid})
+        with ResourceSampler({k: v for k, v in roots.items() if v}) as sampler, spy, cpu:
             joins = burst(stack.http_url, target, [room_name(f"c{count}") for _ in range(count)])
         progress.step(f"{label}: {count} rooms at once", count)
         if worker:
             worker.wait_idle()
         out.append(
-            {"concurrency": count, "summary": summarize(joins), "resources": sampler.figures()}
+            {
+                "concurrency": count,
+                "summary": summarize(joins),
+                "resources": sampler.figures(),
+                "cpu_seconds": cpu.seconds,
+            }
         )
     return out

@@ -47,6 +47,9 @@ def test_bench_smoke_writes_json_markdown_and_plot(tmp_path: Path) -> None:
     (level,) = ours["concurrent"]
     assert level["concurrency"] == 2 and level["summary"]["lost"] == 0
     assert set(level["resources"]) == {"livekit-server", "agent worker"}
+    # Two agents joining cost the worker, the server and the people's clients some CPU.
+    assert set(level["cpu_seconds"]) == {"worker", "server", "people"}
+    assert all(level["cpu_seconds"][k] > 0 for k in ("worker", "people")), level["cpu_seconds"]
     assert [c["summary"]["lost"] for c in result["start_mode"]] == [0]
     # The seed-style baseline joins too, but announces nothing; one attribute fixes that.
     baseline = result["baseline"]["sequential"]["explicit"]
