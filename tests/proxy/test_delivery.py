@@ -273,6 +273,20 @@ async def test_token_dispatch_before_the_worker_starts_is_delivered(
     assert d["source"] == "token" and d["redispatches"] == 1
 
 
+async def dispatch_to_a_stopped_worker(
+    server: LiveKitServer, proxy: Proxy, worker: AgentWorker, room: str
+) -> dict[str, object]:
+    """Dispatch while the worker is stopped, and let it go on once the server gave the job
+    up: what a worker too busy to answer within the server's 3 s deadline meets."""
+    worker.signal(signal.SIGSTOP)
+    try:
+        body = await dispatch(proxy, room, worker.agent_name)
+        await wait_for_server_log(server, "failed to assign job to worker", room)
+    finally:
+        worker.signal(signal.SIGCONT)
+    return body
+
+
 async def test_worker_that_answers_too_late_gets_the_job_again(
     livekit_server: LiveKitServer, proxy: Proxy, room_name: str
 ) -> None:
@@ -286,14 +300,7 @@ async def test_worker_that_answers_too_late_gets_the_job_again(
         async with connected(
             livekit_server, plain_token(livekit_server, room_name, "user")
         ) as client:
-            worker.signal(signal.SIGSTOP)
-            try:
-                body = await dispatch(proxy, room_name, name)
-                await wait_for_server_log(
-                    livekit_server, "failed to assign job to worker", room_name
-                )
-            finally:
-                worker.signal(signal.SIGCONT)
+            body = await dispatch_to_a_stopped_worker(livekit_server, proxy, worker, room_name)
             gave_up = time.monotonic()
             (agent,) = await client.wait_for_agents(1, timeout=20)
             after = client.agent_joined_at[agent.identity] - gave_up
@@ -306,3 +313,28 @@ async def test_worker_that_answers_too_late_gets_the_job_again(
     assert agent.attributes["devstack.dispatch_id"] != body["dispatch_id"]  # the re-issued one
     metrics = httpx.get(f"{proxy.url}/metrics", timeout=10).text
     assert 'devstack_redispatches_total{reason="job_not_assigned"}' in metrics
+
+
+async def test_job_the_server_gave_up_is_lost_with_redispatch_off(
+    livekit_server: LiveKitServer, room_name: str
+) -> None:
+    """AGENT_REDISPATCH=off shows raw self-hosted behaviour: the job the server gave up
+    brings no agent, and the proxy says why and counts it lost."""
+    name = unique("stalled-raw")
+    raw = Proxy(livekit_server, name, "http://127.0.0.1:9", AGENT_REDISPATCH="off")
+    worker = AgentWorker(livekit_server, name)
+    try:
+        raw.wait_ready()
+        worker.wait_registered()
+        async with connected(
+            livekit_server, plain_token(livekit_server, room_name, "user")
+        ) as client:
+            await dispatch_to_a_stopped_worker(livekit_server, raw, worker, room_name)
+            assert await client.agents_seen_within(NO_AGENT_WINDOW) == 0
+        events = kinds(raw, room_name)
+        metrics = httpx.get(f"{raw.url}/metrics", timeout=10).text
+    finally:
+        worker.stop()
+        raw.stop()
+    assert events == ["dispatched", "not assigned"], events
+    assert 'devstack_dispatches_lost_total{reason="not_assigned"} 1.0' in metrics
