@@ -63,7 +63,9 @@ def _cpu(level: dict[str, Any]) -> str:
     spent = level.get("cpu_seconds")
     if not spent:
         return "-"
-    return " / ".join(f"{spent.get(k, 0):.1f}" for k in ("worker", "server", "people"))
+    return " / ".join(
+        "-" if spent.get(k) is None else f"{spent[k]:.1f}" for k in ("worker", "server", "people")
+    )
 
 
 def _rss(level: dict[str, Any] | None) -> float | None:

@@ -69,10 +69,9 @@ class ResourceSampler:
         }
 
 
-def cpu_seconds(pid: int | None) -> float:
-    """User plus system CPU-seconds of `pid` and its children alive now (0 if gone)."""
-    if pid is None:
-        return 0.0
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU-seconds of `pid` and its children alive now, with what their
+    children that ended cost (a job process the worker reaped); 0 if it is gone."""
     try:
         root = psutil.Process(pid)
         procs = [root, *root.children(recursive=True)]
@@ -84,7 +83,7 @@ def cpu_seconds(pid: int | None) -> float:
             t = proc.cpu_times()
         except psutil.Error:
             continue
-        total += t.user + t.system
+        total += t.user + t.system + t.children_user + t.children_system
     return total
 
 
@@ -94,14 +93,14 @@ class CpuSpent:
     people: the benchmark's clients, in this process (a burst of up to 10 rooms) or in its
     children that ended meanwhile (os.times counts a child once it was waited for)."""
 
-    roots: dict[str, int | None]
-    seconds: dict[str, float] = field(default_factory=dict)
+    roots: dict[str, int | None]  # None: a process not at hand (the `make dev` server's)
+    seconds: dict[str, float | None] = field(default_factory=dict)
     _start: dict[str, float] = field(default_factory=dict)
 
     def _now(self) -> dict[str, float]:
         t = os.times()
         return {
-            **{label: cpu_seconds(pid) for label, pid in self.roots.items()},
+            **{label: cpu_seconds(pid) for label, pid in self.roots.items() if pid is not None},
             "people": t.user + t.system + t.children_user + t.children_system,
         }
 
@@ -111,4 +110,5 @@ class CpuSpent:
 
     def __exit__(self, *_: object) -> None:
         end = self._now()
-        self.seconds = {k: round(end[k] - self._start[k], 1) for k in end}
+        self.seconds = dict.fromkeys(self.roots)
+        self.seconds.update({k: round(end[k] - self._start[k], 2) for k in end})

@@ -25,14 +25,20 @@ ASSIGNED = "assigned job to worker"
 # A participant whose connection never came up (pkg/rtc/room.go): for an agent, its job
 # is lost before the agent was ever in the room, so no webhook says so.
 NEVER_CONNECTED = "removing participant without connection"
-# A job no worker took in time (pkg/service/agentservice.go): with retry false, the server
-# gives the job up (its request's psrpc deadline, 3 s, passed before the worker answered)
-# and never tries again; the dispatch stays with 0 jobs and no webhook says so.
+# A job no worker took in time (pkg/service/agentservice.go): with retry false and a
+# deadline error, the job request's psrpc deadline (3 s, psrpc's default client timeout)
+# passed before the worker answered; the server gives the job up and never tries again,
+# the dispatch stays with 0 jobs and no webhook says so. (Other errors with retry false,
+# such as a room torn down meanwhile, are not this.)
 NOT_ASSIGNED = "failed to assign job to worker"
+# The request is sent once the dispatch exists, so its failure comes at least 3 s after the
+# dispatch was created (both on the server's clock); an earlier one is an older dispatch's.
+GAVE_UP_AFTER_SECONDS = 2.5
 # With Redis (several nodes), the node that allocates a room names the node it runs on.
 ROOM_NODE = "selected node for room"
 FOLLOW_INTERVAL = 0.1
 ROOMS_REMEMBERED = 1000
+JOBS_REMEMBERED = 20  # per room
 logger = logging.getLogger("devstack.server_log")
 
 
@@ -125,7 +131,7 @@ class WorkerRegistry:
         elif parsed.message == NEVER_CONNECTED and "room" in f and "participant" in f:
             for callback in self.on_never_connected:
                 callback(f["room"], f["participant"])
-        elif parsed.message == NOT_ASSIGNED and f.get("retry") is False and "room" in f:
+        elif parsed.message == NOT_ASSIGNED and _gave_up_for_good(f):
             self._gave_up(f, parsed.at)
             for callback in self.on_not_assigned:
                 callback(f["room"], f.get("agentName", ""), str(f.get("error", "")), parsed.at)
@@ -133,10 +139,22 @@ class WorkerRegistry:
             self.room_nodes[f["room"]] = f["selectedNodeID"]
 
     def _gave_up(self, f: dict[str, Any], at: float) -> None:
-        if len(self.gave_up) >= ROOMS_REMEMBERED and f["room"] not in self.gave_up:
-            self.gave_up.pop(next(iter(self.gave_up)))  # the oldest room: a long-lived proxy
+        # A long-lived proxy: the room that failed longest ago goes first.
+        jobs = self.gave_up.pop(f["room"], [])
+        if len(self.gave_up) >= ROOMS_REMEMBERED:
+            self.gave_up.pop(next(iter(self.gave_up)))
         job = {"agent_name": f.get("agentName", ""), "job_id": f.get("jobID", ""), "at": at}
-        self.gave_up.setdefault(f["room"], []).append({**job, "error": str(f.get("error", ""))})
+        jobs.append({**job, "error": str(f.get("error", ""))})
+        self.gave_up[f["room"]] = jobs[-JOBS_REMEMBERED:]
+
+    def gave_up_since(self, room: str, agent_name: str, created_at: float) -> list[dict[str, Any]]:
+        """The jobs of `agent_name` in `room` the server gave up that belong to a dispatch
+        created at `created_at` (server time, seconds) or to a later one."""
+        return [
+            job
+            for job in self.gave_up.get(room, [])
+            if job["agent_name"] == agent_name and job["at"] >= created_at + GAVE_UP_AFTER_SECONDS
+        ]
 
     def node_of_room(self, room: str) -> str | None:
         """The name of the node a room runs on, when a log said so."""
@@ -148,6 +166,10 @@ class WorkerRegistry:
 
     def agent_names(self) -> list[str]:
         return sorted({w.agent_name for w in self.workers.values()})
+
+
+def _gave_up_for_good(f: dict[str, Any]) -> bool:
+    return f.get("retry") is False and "room" in f and "deadline" in str(f.get("error", ""))
 
 
 def read_registry(paths: dict[str, Path]) -> WorkerRegistry | None:

@@ -17,7 +17,7 @@ from livekit import api
 from devstack.cluster import node_answers, redis_answers
 from devstack.livekit import SERVER_ERRORS, api_client
 from devstack.rooms import STATE_ATTRIBUTE, agent_name_of, dispatch_age, find_room, room_state
-from devstack.server_log import read_registry
+from devstack.server_log import WorkerRegistry, read_registry
 from devstack.settings import Settings, http_url
 from devstack.tokens import admin_token
 from devstack.worker_health import WorkerStatus, fetch_worker_status, pool_statuses
@@ -106,8 +106,8 @@ class Evidence:
     # agent name -> ids of the workers registered under it, from the server's log; None
     # when the log is not at hand (a remote deployment).
     registered: dict[str, list[str]] | None = None
-    # The jobs of this agent name in the room that the server gave up (no worker answered
-    # in time), from its log: {agent_name, job_id, error, at}.
+    # The jobs of the newest dispatch of this agent name in the room that the server gave
+    # up (no worker answered in time), from its log: {agent_name, job_id, error, at}.
     gave_up: list[dict[str, Any]] = field(default_factory=list)
     # Several nodes: each node's name, URL and whether it answers, the node of the room,
     # and the shared Redis ({address, reachable}); empty on a single node.
@@ -228,6 +228,16 @@ async def room_facts(lk: api.LiveKitAPI, room: str) -> RoomFacts:
     )
 
 
+def gave_up(registry: WorkerRegistry, room: RoomFacts, agent_name: str) -> list[dict[str, Any]]:
+    """The jobs the server gave up for the newest dispatch of `agent_name` in `room` (one
+    given up for an older dispatch, or an earlier room of that name, is not its cause)."""
+    mine = [d for d in room.dispatches if d.agent_name == agent_name]
+    if not mine:
+        return []
+    newest = time.time() - min(d.age_seconds for d in mine)
+    return registry.gave_up_since(room.name, agent_name, newest)
+
+
 async def gather(target: Target) -> Evidence:
     """Everything the rules need; each part degrades to 'unknown' instead of failing."""
     server, worker = await asyncio.gather(
@@ -244,11 +254,6 @@ async def gather(target: Target) -> Evidence:
         evidence.registered = {
             name: [w.worker_id for w in registry.named(name)] for name in registry.agent_names()
         }
-        evidence.gave_up = [
-            job
-            for job in registry.gave_up.get(room_name or "", [])
-            if job["agent_name"] == (agent_name or "")
-        ]
     if len(target.nodes) > 1:
         up = await asyncio.gather(*(asyncio.to_thread(node_answers, u) for _, u in target.nodes))
         evidence.nodes = [
@@ -280,6 +285,8 @@ async def gather(target: Target) -> Evidence:
             # If the node that holds it does not answer, the nodes rule says so.
             with contextlib.suppress(*SERVER_ERRORS):
                 evidence.room = await room_facts(lk, room_name)
+            if registry is not None and evidence.room is not None:
+                evidence.gave_up = gave_up(registry, evidence.room, agent_name or "")
         if target.probe and agent_name:
             evidence.probe = await run_probe(lk, agent_name, target.probe_timeout)
     return evidence

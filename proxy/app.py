@@ -48,7 +48,7 @@ def create_app(settings: Settings) -> FastAPI:
         lk = settings_client(settings)
         registry = WorkerRegistry()
         watcher = DeliveryWatcher(lk, registry, DeliveryMetrics(), settings.redispatch)
-        ServerLogRescues(watcher, registry)
+        app.state.rescues = ServerLogRescues(watcher, registry)
         app.state.settings = settings
         app.state.lk = lk
         app.state.registry = registry

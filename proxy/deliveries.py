@@ -37,7 +37,8 @@ class Delivery:
     dispatch_id: str
     metadata: str
     requested_at: float
-    dispatched_at: float = 0.0  # when the current dispatch was made (re-dispatches too)
+    # When the server created the current dispatch (its clock, seconds; re-dispatches too)
+    created_at: float = 0.0
     state: State = "pending"
     agent_identity: str = ""
     redispatches: int = 0

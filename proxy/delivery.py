@@ -5,12 +5,13 @@ registered: 0 jobs, never retried) and a dispatch whose agent crashed (the dispa
 nobody comes back; livekit/agents#1472). Cloud runs an extra service that re-dispatches.
 This is that service for the stack: it follows every dispatch the proxy makes (explicit,
 and the room config of tokens it mints) until an agent of that name is in the room, using
-server facts only: the server log's worker registrations (devstack.server_log) and its
-signed webhooks (joins, and why a participant left). It re-issues a dispatch no worker took
-as soon as a worker of that name registers, and one whose worker answered too late for the
-server, and replaces an agent lost to a crash while a person is still in the room (what the
-server log says is read in proxy.delivery_rescues). An agent that left on purpose, a name no worker has, and a
-token ignored because the room existed are not rescued: Cloud fails on those too."""
+server facts only: the server's signed webhooks (joins, and why a participant left), here,
+and its log (devstack.server_log), read by proxy.delivery_rescues, which must be attached
+for those rescues. It replaces an agent lost to a crash while a person is still in the
+room; from the log, it re-issues a dispatch no worker took once a worker of that name
+registers, and one whose worker answered too late for the server. An agent that left on
+purpose, a name no worker has, and a token ignored because the room existed are not
+rescued: Cloud fails on those too."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import contextlib
 import logging
 import time
 import weakref
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from livekit import api
@@ -38,6 +39,11 @@ from proxy.deliveries import (
 from proxy.metrics import DeliveryMetrics
 
 logger = logging.getLogger("devstack.proxy.delivery")
+
+
+def created_at(made: api.AgentDispatch) -> float:
+    """When the server created a dispatch, in seconds of its clock (now if it did not say)."""
+    return made.state.created_at / 1e9 if made.state.created_at else time.time()
 
 
 class DeliveryWatcher:
@@ -67,6 +73,9 @@ class DeliveryWatcher:
         # adopted only after the server listed it): (room, name) -> (identity, when).
         self.early: dict[tuple[str, str], tuple[str, float]] = {}
         self.token_times: dict[tuple[str, str], float] = {}
+        # Called with each delivery it starts to follow (proxy.delivery_rescues checks what
+        # the server's log already said about it).
+        self.on_tracked: list[Callable[[Delivery], None]] = []
 
     def lock(self, room: str, agent_name: str) -> asyncio.Lock:
         return self._locks.setdefault((room, agent_name), asyncio.Lock())
@@ -74,11 +83,12 @@ class DeliveryWatcher:
     # --- what the proxy tells it ------------------------------------------------------
 
     def track(
-        self, room: str, agent_name: str, dispatch_id: str, metadata: str, source: str
+        self, room: str, agent_name: str, made: api.AgentDispatch, metadata: str, source: str
     ) -> None:
         """Follow a dispatch the stack just made until its agent is in the room."""
-        now = time.time()
-        d = Delivery(room, agent_name, source, dispatch_id, metadata, now, dispatched_at=now)
+        dispatch_id = made.id
+        d = Delivery(room, agent_name, source, dispatch_id, metadata, time.time())
+        d.created_at = created_at(made)
         self.deliveries[(room, agent_name)] = d
         self.metrics.requested.labels(source=source).inc()
         if self.registry.server_started_at is not None and not self.registry.named(agent_name):
@@ -97,6 +107,8 @@ class DeliveryWatcher:
             self.event(d, "dispatched", f"{source} dispatch {dispatch_id}")
         if (early := self.early.pop((room, agent_name), None)) is not None:
             self.agent_joined(room, agent_name, early[0])
+        for tracked in self.on_tracked:
+            tracked(d)
 
     def expect_token(self, room: str, identity: str, agents: list[tuple[str, str]]) -> None:
         """A token the proxy minted with a room config: follow the dispatches the server makes
@@ -158,7 +170,7 @@ class DeliveryWatcher:
             logger.info("token dispatch of %r into existing room %s was ignored", agent_name, room)
             return
         if (room, agent_name) not in self.deliveries:
-            self.track(room, agent_name, made[-1].id, metadata, "token")
+            self.track(room, agent_name, made[-1], metadata, "token")
 
     async def _agent_left(self, room: str, name: str, p: api.ParticipantInfo) -> None:
         if self.early.get((room, name), ("",))[0] == p.identity:
@@ -216,7 +228,7 @@ class DeliveryWatcher:
                 return
             # Recorded before anything else is awaited: its agent's join may come any moment.
             d.redispatches += 1
-            d.dispatch_id, d.dispatched_at = created.id, time.time()
+            d.dispatch_id, d.created_at = created.id, created_at(created)
             if d.state != "joined":
                 d.state, d.agent_identity = "pending", ""
             if reason == "agent lost":

@@ -7,18 +7,16 @@ watcher's own re-dispatch, under its per-room lock and cap."""
 from __future__ import annotations
 
 from devstack.livekit import API_ERRORS
-from devstack.server_log import RegisteredWorker, WorkerRegistry
+from devstack.server_log import GAVE_UP_AFTER_SECONDS, RegisteredWorker, WorkerRegistry
 from proxy.deliveries import Delivery
 from proxy.delivery import DeliveryWatcher
-
-# The server's job request deadline is 3 s (psrpc's default client timeout); less a second
-# for the server's and the proxy's clocks and the 200 ms affinity wait before the request.
-NOT_ASSIGNED_AFTER = 2.0
 
 
 class ServerLogRescues:
     def __init__(self, watcher: DeliveryWatcher, registry: WorkerRegistry) -> None:
         self.watcher = watcher
+        self.registry = registry
+        watcher.on_tracked.append(self.on_tracked)
         registry.on_registered.append(self.on_registered)
         registry.on_never_connected.append(self.on_never_connected)
         registry.on_not_assigned.append(self.on_not_assigned)
@@ -57,17 +55,27 @@ class ServerLogRescues:
         """The server gave a job up: no worker answered its request within the request's
         3 s deadline (a worker busy with a burst, or stalled). The server never retries and
         no webhook says so; Cloud's dispatch goes on, so the watcher re-issues it."""
+        d = self.watcher.deliveries.get((room, agent_name))
+        # A request fails 3 s after its dispatch was made, so one failing sooner after the
+        # current dispatch belongs to an earlier dispatch, already replaced.
+        if d is not None and at >= d.created_at + GAVE_UP_AFTER_SECONDS:
+            self._rescue(d, error)
+
+    def on_tracked(self, d: Delivery) -> None:
+        """A dispatch followed only now (a token's, adopted once its person's join webhook
+        came) may have been given up already: the log said so before the watcher knew it."""
+        if gave_up := self.registry.gave_up_since(d.room, d.agent_name, d.created_at):
+            self._rescue(d, gave_up[-1]["error"])
+
+    def _rescue(self, d: Delivery, error: str) -> None:
         w = self.watcher
-        d = w.deliveries.get((room, agent_name))
-        # A request fails 3 s after it was sent, so one failing sooner after the current
-        # dispatch was made belongs to an earlier dispatch, already replaced.
-        if d is None or d.state != "pending" or at - d.dispatched_at < NOT_ASSIGNED_AFTER:
-            return
+        if d.state != "pending":
+            return  # joined after all, already being replaced, or waiting for a worker
         w.event(
             d,
             "not assigned",
             f"the server gave up the job of {d.dispatch_id} ({error}): no worker named "
-            f"{agent_name!r} answered its job request within the server's 3 s deadline",
+            f"{d.agent_name!r} answered its job request within the server's 3 s deadline",
         )
         if not w.enabled:
             d.state = "lost"

@@ -81,7 +81,7 @@ class Dispatcher:
         created = await self._lk.agent_dispatch.create_dispatch(
             api.CreateAgentDispatchRequest(agent_name=agent_name, room=room, metadata=metadata)
         )
-        self.watcher.track(room, agent_name, created.id, metadata, "explicit")
+        self.watcher.track(room, agent_name, created, metadata, "explicit")
         message = f"Agent dispatched to room {room}"
         replaced = stale[-1].id if stale else None
         if stale:

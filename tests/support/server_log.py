@@ -10,10 +10,9 @@ from devstack.waiting import wait_until_async
 async def wait_for_server_log(server: LiveKitServer, message: str, room: str) -> str:
     """The server's log line `message` about `room`."""
 
-    async def logged() -> str | None:
-        return next(
-            (x for x in server.log_tail(10**7).splitlines() if message in x and room in x), None
-        )
+    async def logged() -> str:
+        lines = server.log_tail(10**7).splitlines()
+        return next((x for x in lines if message in x and room in x), "")
 
     return await wait_until_async(
         logged, timeout=15, what=f"{message!r} about {room} in the server log"
