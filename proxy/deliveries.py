@@ -63,7 +63,7 @@ def reason_name(value: int) -> str:
 
 
 logger = logging.getLogger("devstack.proxy.delivery")
-LOUD = {"agent lost", "gave up", "no agent yet"}
+LOUD = {"agent lost", "gave up", "no agent yet", "not assigned"}
 
 
 class EventLog:

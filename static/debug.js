@@ -242,7 +242,7 @@ async function refreshDelivery(roomName) {
     const key = `${e.at}|${e.kind}|${e.message}`;
     if (seenEvents.has(key) || e.at < sessionStartedEpoch - 1) continue;
     seenEvents.add(key);
-    const level = e.kind === "agent lost" || e.kind === "gave up" ? "bad" : e.kind === "re-dispatched" || e.kind === "no worker" ? "warn" : "";
+    const level = e.kind === "agent lost" || e.kind === "gave up" ? "bad" : ["re-dispatched", "no worker", "not assigned"].includes(e.kind) ? "warn" : "";
     log(`watcher: ${e.kind}`, e.message, level);
   }
 }
