@@ -10,6 +10,15 @@ from dataclasses import dataclass, field
 import psutil
 
 
+def tree(pid: int) -> list[psutil.Process]:
+    """`pid` and its descendants alive now; none if it is gone."""
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
 @dataclass
 class Peak:
     cpu_percent: float = 0.0
@@ -38,19 +47,12 @@ class ResourceSampler:
         if self._thread:
             self._thread.join()
 
-    def _tree(self, pid: int) -> list[psutil.Process]:
-        try:
-            root = psutil.Process(pid)
-            return [root, *root.children(recursive=True)]
-        except psutil.Error:
-            return []
-
     def _run(self) -> None:
         known: dict[int, psutil.Process] = {}  # cpu_percent needs the same object twice
         while not self._stop.wait(self.interval):
             for label, pid in self.roots.items():
                 cpu = rss = 0.0
-                for proc in self._tree(pid):
+                for proc in tree(pid):
                     proc = known.setdefault(proc.pid, proc)
                     try:
                         cpu += proc.cpu_percent(None)
@@ -72,13 +74,8 @@ class ResourceSampler:
 def cpu_seconds(pid: int) -> float:
     """User plus system CPU-seconds of `pid` and its children alive now, with what their
     children that ended cost (a job process the worker reaped); 0 if it is gone."""
-    try:
-        root = psutil.Process(pid)
-        procs = [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return 0.0
     total = 0.0
-    for proc in procs:
+    for proc in tree(pid):
         try:
             t = proc.cpu_times()
         except psutil.Error:

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 from devstack.local_server import LiveKitServer
@@ -86,6 +87,16 @@ class Process:
         """Send `sig` to the whole process group (the worker and its job processes)."""
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self._proc.pid, sig)
+
+    @contextlib.contextmanager
+    def paused(self) -> Iterator[None]:
+        """The whole group stopped (SIGSTOP) for the block, as a process too busy to answer
+        anything is, and resumed (SIGCONT) after it, whatever happens."""
+        self.signal(signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            self.signal(signal.SIGCONT)
 
     def stop(self, timeout: float = 10) -> None:
         """SIGTERM the group, then SIGKILL what is left at the deadline."""

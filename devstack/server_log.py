@@ -3,8 +3,9 @@
 No server API lists workers. The server logs every registration ("worker registered",
 with agentName and workerID), every worker it closes ("closing worker"), and every job it
 assigns ("assigned job to worker") or gives up ("failed to assign job to worker"), in
-pkg/service/agentservice.go and pkg/agent/worker.go of v1.13.5. The stack runs the server and keeps its log in a file (scripts/livekit-server,
-LIVEKIT_SERVER_LOG), so it can know every worker registered with it, whoever started it."""
+pkg/service/agentservice.go and pkg/agent/worker.go of v1.13.5. The stack runs the server
+and keeps its log in a file (scripts/livekit-server, LIVEKIT_SERVER_LOG), so it can know
+every worker registered with it, whoever started it."""
 
 from __future__ import annotations
 
@@ -91,8 +92,8 @@ class WorkerRegistry:
     room_nodes: dict[str, str] = field(default_factory=dict)  # room -> node id
     on_registered: list[Callable[[RegisteredWorker], None]] = field(default_factory=list)
     on_never_connected: list[Callable[[str, str], None]] = field(default_factory=list)
-    # (room, agent name, the server's error, when) of a job the server gave up
-    on_not_assigned: list[Callable[[str, str, str, float], None]] = field(default_factory=list)
+    # (room, agent name) of a job the server gave up, once it is in `gave_up`
+    on_not_assigned: list[Callable[[str, str], None]] = field(default_factory=list)
     on_started: list[Callable[[str], None]] = field(default_factory=list)
     # room -> the jobs the server gave up in it: {agent_name, job_id, error, at}
     gave_up: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -134,7 +135,7 @@ class WorkerRegistry:
         elif parsed.message == NOT_ASSIGNED and _gave_up_for_good(f):
             self._gave_up(f, parsed.at)
             for callback in self.on_not_assigned:
-                callback(f["room"], f.get("agentName", ""), str(f.get("error", "")), parsed.at)
+                callback(f["room"], f.get("agentName", ""))
         elif parsed.message == ROOM_NODE and "room" in f and "selectedNodeID" in f:
             self.room_nodes[f["room"]] = f["selectedNodeID"]
 
@@ -143,8 +144,14 @@ class WorkerRegistry:
         jobs = self.gave_up.pop(f["room"], [])
         if len(self.gave_up) >= ROOMS_REMEMBERED:
             self.gave_up.pop(next(iter(self.gave_up)))
-        job = {"agent_name": f.get("agentName", ""), "job_id": f.get("jobID", ""), "at": at}
-        jobs.append({**job, "error": str(f.get("error", ""))})
+        jobs.append(
+            {
+                "agent_name": f.get("agentName", ""),
+                "job_id": f.get("jobID", ""),
+                "at": at,
+                "error": str(f.get("error", "")),
+            }
+        )
         self.gave_up[f["room"]] = jobs[-JOBS_REMEMBERED:]
 
     def gave_up_since(self, room: str, agent_name: str, created_at: float) -> list[dict[str, Any]]:

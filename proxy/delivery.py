@@ -87,8 +87,7 @@ class DeliveryWatcher:
     ) -> None:
         """Follow a dispatch the stack just made until its agent is in the room."""
         dispatch_id = made.id
-        d = Delivery(room, agent_name, source, dispatch_id, metadata, time.time())
-        d.created_at = created_at(made)
+        d = Delivery(room, agent_name, source, dispatch_id, metadata, time.time(), created_at(made))
         self.deliveries[(room, agent_name)] = d
         self.metrics.requested.labels(source=source).inc()
         if self.registry.server_started_at is not None and not self.registry.named(agent_name):
@@ -203,6 +202,16 @@ class DeliveryWatcher:
         self.spawn(self.redispatch(d, "agent lost"))
 
     # --- what it does -----------------------------------------------------------------
+
+    def rescue(self, d: Delivery, reason: str, lost_reason: str) -> None:
+        """Re-issue `d`'s dispatch for `reason`; with AGENT_REDISPATCH=off, count it lost as
+        `lost_reason` instead (raw self-hosted behaviour)."""
+        if not self.enabled:
+            d.state = "lost"
+            self.metrics.lost.labels(reason=lost_reason).inc()
+            return
+        d.state = "redispatching"  # one re-dispatch at a time, whatever else arrives
+        self.spawn(self.redispatch(d, reason))
 
     async def redispatch(self, d: Delivery, reason: str) -> None:
         if d.redispatches >= MAX_REDISPATCHES:

@@ -7,7 +7,7 @@ watcher's own re-dispatch, under its per-room lock and cap."""
 from __future__ import annotations
 
 from devstack.livekit import API_ERRORS
-from devstack.server_log import GAVE_UP_AFTER_SECONDS, RegisteredWorker, WorkerRegistry
+from devstack.server_log import RegisteredWorker, WorkerRegistry
 from proxy.deliveries import Delivery
 from proxy.delivery import DeliveryWatcher
 
@@ -51,46 +51,35 @@ class ServerLogRescues:
             if d.room == room and d.state == "pending":
                 self.watcher.spawn(self._job_failed(d, identity))
 
-    def on_not_assigned(self, room: str, agent_name: str, error: str, at: float) -> None:
+    def on_not_assigned(self, room: str, agent_name: str) -> None:
         """The server gave a job up: no worker answered its request within the request's
         3 s deadline (a worker busy with a burst, or stalled). The server never retries and
         no webhook says so; Cloud's dispatch goes on, so the watcher re-issues it."""
-        d = self.watcher.deliveries.get((room, agent_name))
-        # A request fails 3 s after its dispatch was made, so one failing sooner after the
-        # current dispatch belongs to an earlier dispatch, already replaced.
-        if d is not None and at >= d.created_at + GAVE_UP_AFTER_SECONDS:
-            self._rescue(d, error)
+        if (d := self.watcher.deliveries.get((room, agent_name))) is not None:
+            self.on_tracked(d)
 
     def on_tracked(self, d: Delivery) -> None:
-        """A dispatch followed only now (a token's, adopted once its person's join webhook
-        came) may have been given up already: the log said so before the watcher knew it."""
-        if gave_up := self.registry.gave_up_since(d.room, d.agent_name, d.created_at):
-            self._rescue(d, gave_up[-1]["error"])
-
-    def _rescue(self, d: Delivery, error: str) -> None:
-        w = self.watcher
-        if d.state != "pending":
+        """Also run for a dispatch followed only now (a token's, adopted once its person's
+        join webhook came): the log may have said it was given up before the watcher knew
+        it. Only a job given up after the current dispatch was made counts."""
+        gave_up = self.registry.gave_up_since(d.room, d.agent_name, d.created_at)
+        if not gave_up or d.state != "pending":
             return  # joined after all, already being replaced, or waiting for a worker
-        w.event(
+        self.watcher.event(
             d,
             "not assigned",
-            f"the server gave up the job of {d.dispatch_id} ({error}): no worker named "
-            f"{d.agent_name!r} answered its job request within the server's 3 s deadline",
+            f"the server gave up the job of {d.dispatch_id} ({gave_up[-1]['error']}): no "
+            f"worker named {d.agent_name!r} answered its job request within the server's "
+            "3 s deadline",
         )
-        if not w.enabled:
-            d.state = "lost"
-            w.metrics.lost.labels(reason="not_assigned").inc()
-            return
-        d.state = "redispatching"
-        w.spawn(w.redispatch(d, "job not assigned"))
+        self.watcher.rescue(d, "job not assigned", "not_assigned")
 
     async def _job_failed(self, d: Delivery, identity: str) -> None:
         """Under load an agent's connection can time out before it ever joins (a burst on a
         small machine): the server drops the participant and keeps the dispatch, and no
         webhook says so. Re-issue it if the failed participant was this dispatch's agent."""
-        w = self.watcher
         try:
-            dispatches = await w.lk.agent_dispatch.list_dispatch(d.room)
+            dispatches = await self.watcher.lk.agent_dispatch.list_dispatch(d.room)
         except API_ERRORS:
             return  # the room is gone, or the server is: nothing to re-issue into
         mine = next((x for x in dispatches if x.id == d.dispatch_id), None)
@@ -98,10 +87,5 @@ class ServerLogRescues:
             return
         if not any(j.state.participant_identity == identity for j in mine.state.jobs):
             return
-        w.event(d, "agent lost", f"{identity} never connected; the server dropped it")
-        if not w.enabled:
-            d.state = "lost"
-            w.metrics.lost.labels(reason="never_connected").inc()
-            return
-        d.state = "redispatching"
-        await w.redispatch(d, "agent never connected")
+        self.watcher.event(d, "agent lost", f"{identity} never connected; the server dropped it")
+        self.watcher.rescue(d, "agent never connected", "never_connected")

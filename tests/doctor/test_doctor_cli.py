@@ -4,7 +4,6 @@ the real CLI against the real server and real worker processes."""
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ from devstack.rooms import UNTAKEN_AFTER_SECONDS
 from devstack.waiting import free_port, wait_until
 from tests.support.clients import connected, plain_token
 from tests.support.doctor_cli import doctor
-from tests.support.server_log import wait_for_server_log
+from tests.support.server_log import wait_for_job_given_up
 
 pytestmark = pytest.mark.integration
 
@@ -298,18 +297,13 @@ async def test_doctor_job_the_server_gave_up(livekit_server: LiveKitServer, room
     try:
         worker.wait_registered()
         async with connected(livekit_server, plain_token(livekit_server, room_name, "user")):
-            worker.signal(signal.SIGSTOP)
-            try:
+            with worker.paused():
                 async with livekit_server.client() as lk:
                     made = await lk.agent_dispatch.create_dispatch(
                         api.CreateAgentDispatchRequest(agent_name=name, room=room_name)
                     )
                 created = time.monotonic()
-                await wait_for_server_log(
-                    livekit_server, "failed to assign job to worker", room_name
-                )
-            finally:
-                worker.signal(signal.SIGCONT)
+                await wait_for_job_given_up(livekit_server, room_name)
             # The doctor calls a dispatch untaken only once jobs would have shown up.
             wait_until(
                 lambda: time.monotonic() - created > UNTAKEN_AFTER_SECONDS + 1,

@@ -6,6 +6,7 @@ workers, real clients; the server's webhooks and log are the only sources of tru
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -19,7 +20,7 @@ from livekit import api
 from devstack.local_server import LiveKitServer
 from devstack.processes import AgentWorker, Proxy
 from tests.support.clients import connected, plain_token
-from tests.support.server_log import wait_for_server_log
+from tests.support.server_log import wait_for_job_given_up
 
 pytestmark = pytest.mark.integration
 
@@ -224,18 +225,9 @@ async def test_fifty_rooms_at_once_with_two_workers_lose_nothing(
         jobs = [len([x for x in w.lines if "job request: room=burst-" in x]) for w in pool]
         lost = sorted(set(rooms) - set(joined_at))
         # What the workers said of a lost room is the only way to tell where it stopped.
-        said = [
-            f"worker {i}: {x}"
-            for i, w in enumerate(pool)
-            for x in w.lines
-            if any(r in x for r in lost)
-        ]
-        errors = [
-            f"worker {i}: {x}"
-            for i, w in enumerate(pool)
-            for x in w.lines
-            if "ERROR" in x or "Traceback" in x
-        ]
+        logged = [f"worker {i}: {x}" for i, w in enumerate(pool) for x in w.lines]
+        said = [x for x in logged if any(r in x for r in lost)]
+        errors = [x for x in logged if "ERROR" in x or "Traceback" in x]
     finally:
         for w in pool:
             w.stop()
@@ -278,12 +270,9 @@ async def dispatch_to_a_stopped_worker(
 ) -> dict[str, object]:
     """Dispatch while the worker is stopped, and let it go on once the server gave the job
     up: what a worker too busy to answer within the server's 3 s deadline meets."""
-    worker.signal(signal.SIGSTOP)
-    try:
+    with worker.paused():
         body = await dispatch(proxy, room, worker.agent_name)
-        await wait_for_server_log(server, "failed to assign job to worker", room)
-    finally:
-        worker.signal(signal.SIGCONT)
+        await wait_for_job_given_up(server, room)
     return body
 
 
@@ -355,16 +344,12 @@ async def test_token_dispatch_the_server_gave_up_is_re_issued(
                 json={"room_name": room_name, "room_config": {"agents": [{"agent_name": name}]}},
             )
         assert resp.status_code == 201, resp.text
-        worker.signal(signal.SIGSTOP)
-        try:
-            async with connected(livekit_server, resp.json()["participant_token"]) as client:
-                await wait_for_server_log(
-                    livekit_server, "failed to assign job to worker", room_name
-                )
-                worker.signal(signal.SIGCONT)
-                await client.wait_for_agents(1, timeout=20)
-        finally:
-            worker.signal(signal.SIGCONT)
+        async with contextlib.AsyncExitStack() as stack:
+            with worker.paused():  # its join creates the room, and so the dispatch
+                token = resp.json()["participant_token"]
+                client = await stack.enter_async_context(connected(livekit_server, token))
+                await wait_for_job_given_up(livekit_server, room_name)
+            await client.wait_for_agents(1, timeout=20)
     finally:
         worker.stop()
     events = kinds(proxy, room_name)

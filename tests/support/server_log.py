@@ -1,19 +1,32 @@
-"""Waiting on what livekit-server itself logs: some failures (a job it gave up) have no
-webhook and no API, only a log line."""
+"""Waiting on what livekit-server itself logs: a job it gave up has no webhook and no API,
+only a log line."""
 
 from __future__ import annotations
 
 from devstack.local_server import LiveKitServer
+from devstack.server_log import NOT_ASSIGNED
 from devstack.waiting import wait_until_async
 
 
-async def wait_for_server_log(server: LiveKitServer, message: str, room: str) -> str:
-    """The server's log line `message` about `room`."""
+async def wait_for_job_given_up(server: LiveKitServer, room: str) -> str:
+    """The server's line giving up a job in `room` (no worker answered in time). The log is
+    read once from its start, then only what the server appends; a line still being
+    written waits for its end."""
+    assert server.log_path is not None
+    with server.log_path.open(errors="replace") as log:
+        pending = ""
 
-    async def logged() -> str:
-        lines = server.log_tail(10**7).splitlines()
-        return next((x for x in lines if message in x and room in x), "")
+        async def logged() -> str:
+            nonlocal pending
+            while chunk := log.readline():
+                pending += chunk
+                if not pending.endswith("\n"):
+                    break  # the rest of this line is not written yet
+                line, pending = pending, ""
+                if NOT_ASSIGNED in line and room in line:
+                    return line
+            return ""
 
-    return await wait_until_async(
-        logged, timeout=15, what=f"{message!r} about {room} in the server log"
-    )
+        return await wait_until_async(
+            logged, timeout=15, what=f"the server to give up a job in {room}"
+        )
