@@ -15,6 +15,7 @@ from livekit.agents import AgentServer, JobContext, JobExecutorType, JobProcess,
 from livekit.plugins import silero
 
 from agent.announce import connect_announced
+from agent.job_loop import use_shared_loop
 from agent.loopback import Loopback
 from agent.state import say_text, set_state
 from devstack.settings import Settings, load_settings
@@ -37,11 +38,17 @@ if MODE == "openai":
 # server share) a burst of rooms finds the worker "full" and the server drops those
 # dispatches for good. A finite threshold also caps how many requests the worker reserves
 # while none has started (threshold / idle processes each), so it refuses inside a burst.
+# `loop` is livekit-agents' thread executor with every job's async part on one shared
+# event loop (agent/job_loop.py).
+if settings.job_executor == "loop":
+    use_shared_loop()
 server = AgentServer(
     ws_url=settings.livekit_url,
     api_key=settings.livekit_api_key,
     api_secret=settings.livekit_api_secret,
-    job_executor_type=JobExecutorType(settings.job_executor),
+    job_executor_type=(
+        JobExecutorType.PROCESS if settings.job_executor == "process" else JobExecutorType.THREAD
+    ),
     host=settings.agent_http_host,
     port=settings.agent_http_port,
     num_idle_processes=settings.idle_processes,
@@ -82,9 +89,14 @@ def _on_registered(worker_id: str, _server_info: object) -> None:
         settings.worker_health_url,
     )
     logger.info("media mode %s: %s", MODE, MODE_REASON)
+    where = {
+        "process": "in a process each",
+        "thread": "in a thread and an event loop each",
+        "loop": "in a thread each, on one shared event loop",
+    }[settings.job_executor]
     logger.info(
-        "jobs run in a %s each (AGENT_JOB_EXECUTOR=%s), %d kept warm; load threshold %s",
-        settings.job_executor,
+        "jobs run %s (AGENT_JOB_EXECUTOR=%s), %d kept warm; load threshold %s",
+        where,
         settings.agent_job_executor,
         settings.idle_processes,
         settings.agent_load_threshold or "none (never full)",

@@ -35,7 +35,8 @@ SDK_FLOOR_PROCESSES = (1, 2)
 KNOBS = [
     ("one process per job, 1 warm", "process", "1"),
     ("one thread per job, 1 warm", "thread", "1"),
-    ("one thread per job, 4 warm (the loopback default)", "thread", "4"),
+    ("a thread and a loop per job, 4 warm", "thread", "4"),
+    ("a thread per job on one shared loop, 4 warm (the loopback default)", "loop", "4"),
 ]
 
 

@@ -47,7 +47,9 @@ class Settings(BaseSettings):
     agent_http_host: str = Field("127.0.0.1", examples=["127.0.0.1"])
     agent_http_port: int = Field(8081, ge=1, le=65535, examples=[8081])
     agent_health_url: str | None = Field(None, examples=["http://127.0.0.1:8081"])
-    agent_job_executor: Literal["auto", "process", "thread"] = Field("auto", examples=["auto"])
+    agent_job_executor: Literal["auto", "process", "thread", "loop"] = Field(
+        "auto", examples=["auto"]
+    )
     agent_idle_processes: int | None = Field(None, ge=0, le=64, examples=[4])
     agent_load_threshold: float | None = Field(None, gt=0, le=1, examples=[0.7])
     agent_mode: Literal["loopback", "openai", "auto"] = Field("loopback", examples=["loopback"])
@@ -156,25 +158,26 @@ class Settings(BaseSettings):
         }
 
     @property
-    def job_executor(self) -> Literal["process", "thread"]:
-        """AGENT_JOB_EXECUTOR, where `auto` is a thread per job for the built-in loopback
-        agent and a process per job otherwise. Loopback jobs are light and alike: in one
-        process they share one Silero model and one set of imports, so 20 of them take a
-        third of the memory and start without a process launch. The OpenAI pipeline and your
-        own file keep livekit-agents' default, a process each, so one session's crash or
-        blocking call cannot take the others with it."""
+    def job_executor(self) -> Literal["process", "thread", "loop"]:
+        """AGENT_JOB_EXECUTOR, where `auto` is one shared event loop for the built-in
+        loopback agent's jobs and a process per job otherwise. Loopback jobs are light, alike
+        and ours: in one process they share one Silero model, one set of imports and one
+        loop (agent/job_loop.py says why one loop and not a loop per thread), so 20 of them
+        take a third of the memory and start without a process launch. The OpenAI pipeline
+        and your own file keep livekit-agents' default, a process each, so one session's
+        crash or blocking call cannot take the others with it."""
         if self.agent_job_executor != "auto":
             return self.agent_job_executor
-        return "thread" if self.mode == "loopback" and not self.agent_file else "process"
+        return "loop" if self.mode == "loopback" and not self.agent_file else "process"
 
     @property
     def idle_processes(self) -> int:
-        """AGENT_IDLE_PROCESSES, or by default 4 warm threads (one costs a thread and no model
-        load, and a burst of rooms then starts without waiting for any) or 1 warm process
-        (each holds its own imports, about 150 MB)."""
+        """AGENT_IDLE_PROCESSES, or by default 4 warm job threads (one costs a thread and no
+        model load, and a burst of rooms then starts without waiting for any) or 1 warm
+        process (each holds its own imports, about 150 MB)."""
         if self.agent_idle_processes is not None:
             return self.agent_idle_processes
-        return 4 if self.job_executor == "thread" else 1
+        return 1 if self.job_executor == "process" else 4
 
     @property
     def redispatch(self) -> bool:

@@ -71,7 +71,7 @@ def test_empty_agent_name_means_unnamed_but_other_empties_mean_default(
     [
         ("AGENT_HTTP_PORT", "abc", "valid integer"),
         ("AGENT_LOAD_THRESHOLD", "2", "less than or equal to 1"),
-        ("AGENT_JOB_EXECUTOR", "fork", "'auto', 'process' or 'thread'"),
+        ("AGENT_JOB_EXECUTOR", "fork", "'auto', 'process', 'thread' or 'loop'"),
         ("LIVEKIT_URL", "localhost:7880", "ws://"),
         ("AGENT_MODE", "cloud", "'loopback', 'openai' or 'auto'"),
         ("PROXY_PORT", "70000", "less than or equal to 65535"),
@@ -128,17 +128,18 @@ def test_the_secret_is_never_in_the_repr(monkeypatch: pytest.MonkeyPatch) -> Non
 @pytest.mark.parametrize(
     ("env", "executor", "idle"),
     [
-        ({}, "thread", 4),
+        ({}, "loop", 4),
         ({"AGENT_MODE": "openai"}, "process", 1),
         ({"AGENT_FILE": "my_agent.py"}, "process", 1),
         ({"AGENT_JOB_EXECUTOR": "process"}, "process", 1),
         ({"AGENT_JOB_EXECUTOR": "thread", "AGENT_IDLE_PROCESSES": "0"}, "thread", 0),
+        ({"AGENT_JOB_EXECUTOR": "loop", "AGENT_MODE": "openai"}, "loop", 4),
     ],
 )
-def test_jobs_run_in_threads_only_for_the_loopback_agent(
+def test_jobs_share_the_worker_only_for_the_loopback_agent(
     monkeypatch: pytest.MonkeyPatch, env: dict[str, str], executor: str, idle: int
 ) -> None:
-    """`auto`: loopback jobs share one process; the OpenAI pipeline and your own file get a
+    """`auto`: loopback jobs share one process and one loop; the OpenAI pipeline and your own file get a
     process each, as livekit-agents does; an explicit value always wins."""
     for var, value in env.items():
         monkeypatch.setenv(var, value)
