@@ -13,7 +13,10 @@ retry then brings it back, or fails in a way that ends the worker's process."""
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Awaitable
+from typing import TypeVar
 
 from livekit.agents import JobContext
 
@@ -35,11 +38,38 @@ def stamps(ctx: JobContext, **more: float) -> dict[str, float]:
     }
 
 
+T = TypeVar("T")
+
+
+async def uncancellable(step: Awaitable[T]) -> T:
+    """`step` to its end even if the caller is cancelled meanwhile; the cancel is then
+    passed on. For `ctx.connect()`: the SDK's native side waits for the Python side to
+    acknowledge a room it has connected (`ReadyForRoomEventRequest`), and a `connect()`
+    cancelled in between never does, so the native side ends the whole process, every job
+    of the worker with it ("timed out waiting for ReadyForRoomEventRequest after
+    ConnectCallback"). It happened in bursts: a room ended while its agent's connect was
+    still being retried, livekit-agents cancelled the job 15 s later, and the retry then
+    succeeded."""
+    task = asyncio.ensure_future(step)
+    cancelled = False
+    while True:
+        try:
+            result = await asyncio.shield(task)
+            break
+        except asyncio.CancelledError:
+            if task.done():
+                raise
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+    return result
+
+
 async def connect_announced(ctx: JobContext, server_url: str) -> None:
     """ctx.connect(), then the state and the timeline in one attribute update, sent at once
     (agent/signal_socket.py)."""
     entered = time.time()
-    await ctx.connect()
+    await uncancellable(ctx.connect())
     connected = time.time()
     send_immediately(server_url)
     timeline = encode(stamps(ctx, entered=entered, connected=connected))
