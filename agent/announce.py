@@ -52,17 +52,14 @@ async def uncancellable(step: Awaitable[T]) -> T:
     succeeded."""
     task = asyncio.ensure_future(step)
     cancelled = False
-    while True:
+    while not task.done():
         try:
-            result = await asyncio.shield(task)
-            break
+            await asyncio.shield(task)  # the step's own error propagates from here
         except asyncio.CancelledError:
-            if task.done():
-                raise
             cancelled = True
     if cancelled:
         raise asyncio.CancelledError
-    return result
+    return task.result()
 
 
 async def connect_announced(ctx: JobContext, server_url: str) -> None:

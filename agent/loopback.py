@@ -27,12 +27,10 @@ class Loopback:
     def __init__(self, ctx: JobContext, vad_model: vad.VAD) -> None:
         self._ctx = ctx
         self._vad = vad_model
-        # Created with the echo track, not before: an audio source ticks in the SDK's
-        # native threads even when idle (50 idle sources cost 7 % of a core).
-        self._source: rtc.AudioSource | None = None
         self._speaking = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._published: asyncio.Task[None] | None = None
+        # The echo track's audio source, once published (see _voice).
+        self._published: asyncio.Task[rtc.AudioSource] | None = None
 
     async def start(self) -> None:
         """Listen to every current and future audio track. The echo track is published the
@@ -94,35 +92,35 @@ class Loopback:
             await vad_stream.aclose()
             await stream.aclose()
 
-    async def _voice(self) -> None:
-        """Publish the echo track once, when the agent first has something to say. A
-        published track costs an Opus encoder running 50 times a second even in silence,
-        in the worker, the server and every subscriber: with 50 rooms that was most of a
-        core spent on nothing. Waits briefly for a subscriber, so the first echo is heard
-        from its start."""
+    async def _voice(self) -> rtc.AudioSource:
+        """The echo track's source, the track published once, when the agent first has
+        something to say. A published track costs an Opus encoder running 50 times a second
+        even in silence, in the worker, the server and every subscriber: with 50 rooms that
+        was most of a core spent on nothing. Even an unpublished audio source ticks in the
+        SDK's native threads (50 idle ones cost 7 % of a core), so it is made here too.
+        Waits briefly for a subscriber, so the first echo is heard from its start."""
         if self._published is None:
             self._published = asyncio.create_task(self._publish())
-        await self._published
+        return await self._published
 
-    async def _publish(self) -> None:
+    async def _publish(self) -> rtc.AudioSource:
         room = self._ctx.room
         subscribed = asyncio.Event()
         room.on("local_track_subscribed", lambda _track: subscribed.set())
-        self._source = rtc.AudioSource(SAMPLE_RATE, 1, queue_size_ms=1000)
-        track = rtc.LocalAudioTrack.create_audio_track("agent-echo", self._source)
+        source = rtc.AudioSource(SAMPLE_RATE, 1, queue_size_ms=1000)
+        track = rtc.LocalAudioTrack.create_audio_track("agent-echo", source)
         options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
         await room.local_participant.publish_track(track, options)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(subscribed.wait(), SUBSCRIBE_WAIT_SECONDS)
+        return source
 
     async def _echo(self, frames: list[rtc.AudioFrame], duration: float, identity: str) -> None:
         async with self._speaking:
             room = self._ctx.room
             logger.info("heard %.1f s of speech from %s, playing it back", duration, identity)
             await say_text(room, f"heard {duration:.1f} s of speech")
-            await self._voice()
-            source = self._source
-            assert source is not None  # _voice() created it
+            source = await self._voice()
             await set_state(room, "speaking")
             for frame in frames:
                 await source.capture_frame(frame)

@@ -139,8 +139,8 @@ def test_the_secret_is_never_in_the_repr(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_jobs_share_the_worker_only_for_the_loopback_agent(
     monkeypatch: pytest.MonkeyPatch, env: dict[str, str], executor: str, idle: int
 ) -> None:
-    """`auto`: loopback jobs share one process and one loop; the OpenAI pipeline and your own file get a
-    process each, as livekit-agents does; an explicit value always wins."""
+    """`auto`: loopback jobs share one process and one loop; the OpenAI pipeline and your
+    own file get a process each, as livekit-agents does; an explicit value always wins."""
     for var, value in env.items():
         monkeypatch.setenv(var, value)
     settings = load_settings()
