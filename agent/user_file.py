@@ -31,6 +31,7 @@ from livekit.agents.cli import cli as lk_cli_impl
 from livekit.agents.cli import proto
 from livekit.agents.worker import ServerEnvOption
 
+from agent.load import never_saturated_load, uses_default_load
 from devstack.settings import Settings
 
 logger = logging.getLogger("devstack.agent")
@@ -181,6 +182,10 @@ def _apply_stack_settings(server: AgentServer, settings: Settings) -> None:
     ):
         changes["load_threshold"] = settings.agent_load_threshold
     server.update_options(**changes)
+    # As for the built-in worker: with no threshold asked for, a saturated machine does not
+    # make the server drop the file's jobs (agent/load.py). A load_fnc of the file's stays.
+    if settings.agent_load_threshold is None and uses_default_load(server):
+        server.load_fnc = never_saturated_load
 
 
 def _run(server: AgentServer, style: str, launch: Launch) -> None:

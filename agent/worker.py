@@ -16,6 +16,7 @@ from livekit.plugins import silero
 
 from agent.announce import connect_announced
 from agent.job_loop import use_shared_loop
+from agent.load import MAX_REPORTED_LOAD, never_saturated_load
 from agent.loopback import Loopback
 from agent.state import say_text, set_state
 from devstack.settings import Settings, load_settings
@@ -38,6 +39,8 @@ if MODE == "openai":
 # server share) a burst of rooms finds the worker "full" and the server drops those
 # dispatches for good. A finite threshold also caps how many requests the worker reserves
 # while none has started (threshold / idle processes each), so it refuses inside a burst.
+# Unless a threshold is set, the load reported never reaches 1.0 either: the server gives
+# a worker at 1.0 no job, and drops it for good (agent/load.py).
 # `loop` is livekit-agents' thread executor with every job's async part on one shared
 # event loop (agent/job_loop.py).
 if settings.job_executor == "loop":
@@ -55,6 +58,7 @@ server = AgentServer(
     load_threshold=(
         math.inf if settings.agent_load_threshold is None else settings.agent_load_threshold
     ),
+    load_fnc=never_saturated_load if settings.agent_load_threshold is None else None,
 )
 AGENT_NAME = settings.livekit_agent_name
 
@@ -99,7 +103,8 @@ def _on_registered(worker_id: str, _server_info: object) -> None:
         where,
         settings.agent_job_executor,
         settings.idle_processes,
-        settings.agent_load_threshold or "none (never full)",
+        settings.agent_load_threshold
+        or f"none (never full: the load reported stays at most {MAX_REPORTED_LOAD})",
     )
 
 

@@ -48,6 +48,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--concurrency", default="1,5,10,20,50", help="comma-separated rooms at once")
     p.add_argument("--modes", default="explicit,token,auto", help="dispatch modes, one at a time")
     p.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="bursts per level for the stack's worker, their joins pooled (one burst of 20 "
+        "gives its second-slowest join as the p95)",
+    )
+    p.add_argument(
         "--start-bursts",
         default="20,50",
         help="bursts for the worker in production (`start`) mode, counting lost dispatches",
@@ -95,13 +102,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "settings": {
             "rooms": args.rooms,
             "concurrency": levels,
+            "repeats": args.repeats,
             # What the stack's worker runs with: the settings' defaults (AGENT_* from .env
             # are dropped by the launcher, so a local .env does not change the figures).
             "job_executor": type(settings).model_fields["agent_job_executor"].default,
         },
     }
     named_rooms = args.rooms * len([m for m in modes if m != "auto"])
-    total = named_rooms + sum(levels)
+    total = named_rooms + sum(levels) * args.repeats
     if not args.use_running:
         total += args.rooms * ("auto" in modes) + sum(start_levels)
         total += 0 if args.no_baseline else args.rooms + sum(levels) + ANNOUNCE_ROOMS
@@ -118,6 +126,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             args.rooms,
             None,
             progress,
+            repeats=args.repeats,
         )
     else:
         with own_server() as stack:
@@ -146,7 +155,9 @@ def _own(
     if profile:
         args.out.mkdir(parents=True, exist_ok=True)
     with worker(stack, BENCH_AGENT) as w:
-        result["stack"] = _ours(stack, named, modes, levels, args.rooms, w, progress, profile)
+        result["stack"] = _ours(
+            stack, named, modes, levels, args.rooms, w, progress, profile, args.repeats
+        )
         result["stack"]["worker_start_s"] = round(w.start_s, 2)
     if "auto" in modes:
         # An unnamed worker takes every new room, so it runs alone.
@@ -209,6 +220,7 @@ def _ours(
     w: Worker | None,
     progress: Progress,
     profile: Path | None = None,
+    repeats: int = 1,
 ) -> dict[str, Any]:
     """Rooms one at a time per named mode, then each burst level in explicit mode."""
     seq = {
@@ -216,7 +228,7 @@ def _ours(
         for mode in modes
         if mode != "auto"
     }
-    crowd = bursts(stack, target, levels, w, progress, "stack", profile)
+    crowd = bursts(stack, target, levels, w, progress, "stack", profile, repeats)
     return {"sequential": seq, "concurrent": crowd}
 
 

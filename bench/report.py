@@ -68,6 +68,17 @@ def _cpu(level: dict[str, Any]) -> str:
     )
 
 
+def _at_once(level: dict[str, Any]) -> str:
+    """A level's rooms at once, and how many bursts of them its figures pool."""
+    n = level.get("bursts", 1)
+    return f"{level['concurrency']} ({n} bursts)" if n > 1 else str(level["concurrency"])
+
+
+def _over(level: dict[str, Any]) -> str:
+    n = level.get("bursts", 1)
+    return f" over {n} bursts" if n > 1 else ""
+
+
 def _rss(level: dict[str, Any] | None) -> float | None:
     return ((level or {}).get("resources", {}).get("agent worker") or {}).get("rss_mb")
 
@@ -135,7 +146,7 @@ def markdown(result: dict[str, Any]) -> str:
 def _bursts_table(ours: dict[str, Any], base: dict[str, Any] | None) -> list[str]:
     if not ours["concurrent"]:
         return []
-    head = "| rooms at once | stack: joined | p50 | p95 | worker RSS MB | server CPU% | CPU-s worker / server / people |"
+    head = "| rooms at once | stack: joined | p50 | p95 | worker RSS MB | server CPU% | CPU-s per burst: worker / server / people |"
     rule = "| --- | --- | --- | --- | --- | --- | --- |"
     if base:
         head += " baseline: joined | p50 | p95 | worker RSS MB | p95 baseline ÷ stack |"
@@ -150,7 +161,7 @@ def _bursts_table(ours: dict[str, Any], base: dict[str, Any] | None) -> list[str
     for c in ours["concurrent"]:
         s = c["summary"]
         srv = (c["resources"].get("livekit-server") or {}).get("cpu_percent")
-        row = f"| {c['concurrency']} | {s['joined']}/{s['rooms']} | {_cell(s['p50_ms'])} | {_cell(s['p95_ms'])} | {_cell(_rss(c))} | {_cell(srv)} | {_cpu(c)} |"
+        row = f"| {_at_once(c)} | {s['joined']}/{s['rooms']} | {_cell(s['p50_ms'])} | {_cell(s['p95_ms'])} | {_cell(_rss(c))} | {_cell(srv)} | {_cpu(c)} |"
         b = _level(base["concurrent"], c["concurrency"]) if base else None
         if b:
             bs = b["summary"]
@@ -231,7 +242,7 @@ def verdicts(result: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             ok = s["lost"] == 0 and s["p95_ms"] is not None and s["p95_ms"] <= TARGETS[key]
             row(
                 f"{count} rooms at once",
-                f"{s['joined']}/{s['rooms']} joined, p95 {_cell(s['p95_ms'])} ms",
+                f"{s['joined']}/{s['rooms']} joined{_over(level)}, p95 {_cell(s['p95_ms'])} ms",
                 f"all joined, p95 ≤ {TARGETS[key]} ms",
                 ok,
             )

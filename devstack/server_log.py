@@ -2,10 +2,10 @@
 
 No server API lists workers. The server logs every registration ("worker registered",
 with agentName and workerID), every worker it closes ("closing worker"), and every job it
-assigns ("assigned job to worker") or gives up ("failed to assign job to worker"), in
-pkg/service/agentservice.go and pkg/agent/worker.go of v1.13.5. The stack runs the server
-and keeps its log in a file (scripts/livekit-server, LIVEKIT_SERVER_LOG), so it can know
-every worker registered with it, whoever started it."""
+assigns ("assigned job to worker") or gives up ("failed to assign job to worker", "no
+worker available to handle job"), in pkg/service/agentservice.go and pkg/agent/worker.go
+of v1.13.5. The stack runs the server and keeps its log in a file (scripts/livekit-server,
+LIVEKIT_SERVER_LOG), so it can know every worker registered with it, whoever started it."""
 
 from __future__ import annotations
 
@@ -35,6 +35,14 @@ NOT_ASSIGNED = "failed to assign job to worker"
 # The request is sent once the dispatch exists, so its failure comes at least 3 s after the
 # dispatch was created (both on the server's clock); an earlier one is an older dispatch's.
 GAVE_UP_AFTER_SECONDS = 2.5
+# A job no worker could take (pkg/service/agentservice.go, JobRequest): the server weighs
+# the available workers of the name by 1 - load, and when that sums to 0 (each full, or at
+# load 1.0) it drops the job at once, with no retry and no webhook (agent/load.py).
+NO_WORKER = "no worker available to handle job"
+NO_CAPACITY = "no workers with sufficient capacity"
+# That comes after the job request's 200 ms affinity window; the slack allows for a
+# dispatch age rounded to 0.1 s.
+NO_CAPACITY_AFTER_SECONDS = 0.1
 # With Redis (several nodes), the node that allocates a room names the node it runs on.
 ROOM_NODE = "selected node for room"
 FOLLOW_INTERVAL = 0.1
@@ -132,7 +140,9 @@ class WorkerRegistry:
         elif parsed.message == NEVER_CONNECTED and "room" in f and "participant" in f:
             for callback in self.on_never_connected:
                 callback(f["room"], f["participant"])
-        elif parsed.message == NOT_ASSIGNED and _gave_up_for_good(f):
+        elif (parsed.message == NOT_ASSIGNED and _gave_up_for_good(f)) or (
+            parsed.message == NO_WORKER and "room" in f and NO_CAPACITY in str(f.get("error"))
+        ):
             self._gave_up(f, parsed.at)
             for callback in self.on_not_assigned:
                 callback(f["room"], f.get("agentName", ""))
@@ -160,7 +170,7 @@ class WorkerRegistry:
         return [
             job
             for job in self.gave_up.get(room, [])
-            if job["agent_name"] == agent_name and job["at"] >= created_at + GAVE_UP_AFTER_SECONDS
+            if job["agent_name"] == agent_name and job["at"] >= created_at + _after(job)
         ]
 
     def node_of_room(self, room: str) -> str | None:
@@ -173,6 +183,15 @@ class WorkerRegistry:
 
     def agent_names(self) -> list[str]:
         return sorted({w.agent_name for w in self.workers.values()})
+
+
+def no_capacity(job: dict[str, Any]) -> bool:
+    """A job given up because no worker had room, not because none answered in time."""
+    return NO_CAPACITY in job["error"]
+
+
+def _after(job: dict[str, Any]) -> float:
+    return NO_CAPACITY_AFTER_SECONDS if no_capacity(job) else GAVE_UP_AFTER_SECONDS
 
 
 def _gave_up_for_good(f: dict[str, Any]) -> bool:

@@ -14,6 +14,7 @@ from functools import cached_property
 from typing import Any
 
 from devstack.rooms import UNTAKEN_AFTER_SECONDS
+from devstack.server_log import no_capacity
 from doctor.evidence import DispatchFacts, Evidence
 
 
@@ -122,6 +123,7 @@ def _room(f: Facts) -> str:
 
 
 ANNOUNCE = "Right after `await ctx.connect()`, set an attribute (`await ctx.room.local_participant.set_attributes({'lk.agent.state': 'listening'})`) or publish the agent's track: either is sent to the room at once."
+SATURATED = "Dispatch again (the stack's watcher does it for you unless AGENT_REDISPATCH=off). The stack's worker, and your AGENT_FILE unless it sets its own load_fnc, never report more than 0.99 unless AGENT_LOAD_THRESHOLD is set; a load_fnc of your own should stay below 1.0, or add workers."
 DISPATCH_ONCE = "Dispatch once per room: every CreateDispatch starts another agent (POST /api/dispatch-agent dedupes)."
 RULES: list[Rule] = [
     Rule("server_unreachable", "server", True,
@@ -197,6 +199,10 @@ RULES: list[Rule] = [
          lambda f: f.worker_up and f.load_threshold is not None and f.ev.worker.load >= f.load_threshold,
          lambda f: f"the worker at {f.ev.worker.url} reports load {f.ev.worker.load:.2f} ≥ {f.load_threshold}: it marks itself full and takes no job",
          "The worker refuses new jobs at this load: add workers or raise AGENT_LOAD_THRESHOLD."),
+    Rule("worker_saturated", "worker", True,
+         lambda f: f.worker_up and f.ev.worker.load >= 1.0,
+         lambda f: f"the worker at {f.ev.worker.url} reports load {f.ev.worker.load:.2f}: livekit-server weighs the workers of a name by 1 - load, so at 1.0 it gives this one no job; a dispatch now is dropped ('no workers with sufficient capacity') and never retried",
+         SATURATED),
     Rule("worker_not_registered", "probe", True,
          lambda f: bool(f.ev.probe and not f.ev.probe.joined),
          lambda f: f"a probe dispatch of {name_of(f.ev.agent_name)} got no agent although the worker at {f.ev.worker.url} answers as {name_of(f.ev.worker.agent_name)}: it is not registered with {f.ev.server.url} (another server, or another key/secret; see its log for 401)",
@@ -205,6 +211,10 @@ RULES: list[Rule] = [
          lambda f: not f.agents and f.room_exists and bool(f.ev.token) and f.ev.agent_name in f.ev.token.agent_names and not f.mine,  # type: ignore[union-attr]
          lambda f: f"agent name in token {name_of(f.ev.agent_name)} matches the worker, but room {_room(f)} already existed for {f.room_age}, so the token's agent dispatch was ignored; use a fresh room name or dispatch explicitly (the room closes {f.ev.room.departure_timeout} s after its last participant leaves, or after {f.ev.room.empty_timeout} s empty)",  # type: ignore[union-attr]
          "Use a fresh room name, or dispatch explicitly (POST /api/dispatch-agent)."),
+    Rule("job_no_capacity", "dispatches", True,
+         lambda f: not f.agents and f.all_untaken and bool(f.ev.gave_up) and no_capacity(f.ev.gave_up[-1]),
+         lambda f: f"dispatch {f.untaken[-1].dispatch_id} has 0 jobs: the server gave up its job ({f.ev.gave_up[-1]['error']}) because every worker named {name_of(f.ev.agent_name)} was full or reported load 1.0 when it came (livekit-agents reports the machine's CPU, averaged over 2.5 s); the server never retries; dispatch again",
+         SATURATED),
     Rule("job_not_answered", "dispatches", True,
          lambda f: not f.agents and f.all_untaken and bool(f.ev.gave_up),
          lambda f: f"dispatch {f.untaken[-1].dispatch_id} has 0 jobs: the server gave up its job ({f.ev.gave_up[-1]['error']}) because no worker named {name_of(f.ev.agent_name)} answered the job request within the server's 3 s deadline; the worker was busy (a burst, blocking code in its event loop) or stalled, and the server never retries; dispatch again",

@@ -1,13 +1,13 @@
 """What the server's log tells the delivery watcher, and no webhook does: a worker
 registered (a dispatch made before it can now be re-issued), the server restarted (its
 dispatches died with its rooms), an agent's connection never came up, and a job the server
-gave up because no worker answered its request in time. Each rescue goes through the
+gave up because no worker answered its request in time or none had room for it. Each rescue goes through the
 watcher's own re-dispatch, under its per-room lock and cap."""
 
 from __future__ import annotations
 
 from devstack.livekit import API_ERRORS
-from devstack.server_log import RegisteredWorker, WorkerRegistry
+from devstack.server_log import RegisteredWorker, WorkerRegistry, no_capacity
 from proxy.deliveries import Delivery
 from proxy.delivery import DeliveryWatcher
 
@@ -53,8 +53,9 @@ class ServerLogRescues:
 
     def on_not_assigned(self, room: str, agent_name: str) -> None:
         """The server gave a job up: no worker answered its request within the request's
-        3 s deadline (a worker busy with a burst, or stalled). The server never retries and
-        no webhook says so; Cloud's dispatch goes on, so the watcher re-issues it."""
+        3 s deadline (a worker busy with a burst, or stalled), or none had room (full, or
+        at load 1.0). The server never retries and no webhook says so; Cloud's dispatch
+        goes on, so the watcher re-issues it (with its backoff, under its cap)."""
         if (d := self.watcher.deliveries.get((room, agent_name))) is not None:
             self.on_tracked(d)
 
@@ -65,12 +66,18 @@ class ServerLogRescues:
         gave_up = self.registry.gave_up_since(d.room, d.agent_name, d.created_at)
         if not gave_up or d.state != "pending":
             return  # joined after all, already being replaced, or waiting for a worker
+        job = gave_up[-1]
+        why = (
+            f"every worker named {d.agent_name!r} was full or reported load 1.0 (a saturated "
+            "CPU), and the server gives such a worker no job"
+            if no_capacity(job)
+            else f"no worker named {d.agent_name!r} answered its job request within the "
+            "server's 3 s deadline"
+        )
         self.watcher.event(
             d,
             "not assigned",
-            f"the server gave up the job of {d.dispatch_id} ({gave_up[-1]['error']}): no "
-            f"worker named {d.agent_name!r} answered its job request within the server's "
-            "3 s deadline",
+            f"the server gave up the job of {d.dispatch_id} ({job['error']}): {why}",
         )
         self.watcher.rescue(d, "job not assigned", "not_assigned")
 

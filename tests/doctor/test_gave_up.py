@@ -9,20 +9,22 @@ from datetime import UTC, datetime
 
 import pytest
 
-from devstack.server_log import WorkerRegistry
+from devstack.server_log import NO_CAPACITY, NO_WORKER, NOT_ASSIGNED, WorkerRegistry
 from doctor.evidence import DispatchFacts, RoomFacts, gave_up
 
 pytestmark = pytest.mark.unit
 
 
-def line(at: float, room: str, error: str, retry: bool = False) -> str:
+def line(at: float, room: str, error: str, retry: bool = False, message: str = NOT_ASSIGNED) -> str:
     stamp = (
         datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     )
-    fields = {"jobID": "AJ_x", "agentName": "a", "room": room, "retry": retry, "error": error}
+    fields = {"jobID": "AJ_x", "agentName": "a", "room": room, "error": error}
+    if message == NOT_ASSIGNED:
+        fields["retry"] = retry
     return "\t".join(
-        [stamp, "WARN", "livekit.agents", "service/agentservice.go:428",
-         "failed to assign job to worker", json.dumps(fields)]
+        [stamp, "WARN", "livekit.agents", "service/agentservice.go:428", message,
+         json.dumps(fields)]
     )  # fmt: skip
 
 
@@ -41,3 +43,17 @@ def test_only_a_deadline_after_the_newest_dispatch_counts() -> None:
     (job,) = gave_up(registry, room(age_seconds=10), "a")
     assert job["error"] == "context deadline exceeded"
     assert gave_up(registry, room(age_seconds=10), "another-name") == []
+
+
+def test_a_job_no_worker_had_room_for_counts_at_once() -> None:
+    """No capacity is decided right after the job request's 200 ms window, not after the
+    3 s deadline; "no workers available" (none of that name registered) is not this."""
+    now = time.time()
+    registry = WorkerRegistry()
+    registry.feed(line(now - 9.9, "r", "no workers available", message=NO_WORKER))
+    assert gave_up(registry, room(age_seconds=10), "a") == []
+    registry.feed(line(now - 60, "r", NO_CAPACITY, message=NO_WORKER))  # an older dispatch's
+    assert gave_up(registry, room(age_seconds=10), "a") == []
+    registry.feed(line(now - 9.7, "r", NO_CAPACITY, message=NO_WORKER))
+    (job,) = gave_up(registry, room(age_seconds=10), "a")
+    assert job["error"] == NO_CAPACITY
