@@ -12,7 +12,12 @@ On a laptop the browser, the server and the agents share the cores, so 2.5 s of 
 project's benchmark: after a 20-room burst the next 20 dispatches all got no agent. On Cloud
 the agents do not share the user's machine, so the stack keeps them joined: unless
 AGENT_LOAD_THRESHOLD asks for a worker that can be full, the load is reported as at most
-MAX_REPORTED_LOAD. Below 1.0 the server's weighting still prefers the idler worker of a pool."""
+MAX_REPORTED_LOAD. Below 1.0 the server's weighting still prefers the idler worker of a pool.
+
+The cap needs the server's `agents.target_load` above it: a node whose workers all report
+target_load or more is not offered the job request at all (JobRequestAffinity), which with
+the server's default of 0.7 drops a dispatch for a worker at 0.7 already. The stack's
+livekit.yaml sets 1.5."""
 
 from __future__ import annotations
 

@@ -182,9 +182,14 @@ def _apply_stack_settings(server: AgentServer, settings: Settings) -> None:
     ):
         changes["load_threshold"] = settings.agent_load_threshold
     server.update_options(**changes)
-    # As for the built-in worker: with no threshold asked for, a saturated machine does not
-    # make the server drop the file's jobs (agent/load.py). A load_fnc of the file's stays.
-    if settings.agent_load_threshold is None and uses_default_load(server):
+    # As for the built-in worker: with no threshold asked for, by the stack or by the file,
+    # a saturated machine does not make the server drop the file's jobs (agent/load.py). A
+    # load_fnc of the file's own stays, and so does what it means.
+    if (
+        settings.agent_load_threshold is None
+        and isinstance(server._load_threshold, ServerEnvOption)
+        and uses_default_load(server)
+    ):
         server.load_fnc = never_saturated_load
 
 

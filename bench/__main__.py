@@ -40,6 +40,13 @@ KNOBS = [
 ]
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="bench", description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter
@@ -49,7 +56,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--modes", default="explicit,token,auto", help="dispatch modes, one at a time")
     p.add_argument(
         "--repeats",
-        type=int,
+        type=_positive,
         default=3,
         help="bursts per level for the stack's worker, their joins pooled (one burst of 20 "
         "gives its second-slowest join as the p95)",

@@ -108,13 +108,11 @@ def worker(stack: Stack, agent_name: str, *args: str, **env: str) -> Iterator[Wo
         w.stop()
 
 
-def start_plain_agent(
-    server: LiveKitServer, *, announce: bool = False, port: int = 0, name: str = PLAIN_AGENT
-) -> Process:
+def start_plain_agent(server: LiveKitServer, *, announce: bool = False, port: int = 0) -> Process:
     """The seed-style baseline, `python bench/plain_agent.py dev` as the seeds run it, once
     livekit-agents logged it registered (stopped if it never does). With `announce` it sets
     one attribute right after connecting; its health server listens on `port` (0: any)."""
-    env = base_env(server, PLAIN_AGENT_NAME=name, PLAIN_AGENT_PORT=str(port))
+    env = base_env(server, PLAIN_AGENT_NAME=PLAIN_AGENT, PLAIN_AGENT_PORT=str(port))
     if announce:
         env["PLAIN_AGENT_ANNOUNCE"] = "1"
     w = Process("plain agent", [sys.executable, str(PLAIN_AGENT_FILE), "dev"], env)

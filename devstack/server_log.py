@@ -48,6 +48,7 @@ ROOM_NODE = "selected node for room"
 FOLLOW_INTERVAL = 0.1
 ROOMS_REMEMBERED = 1000
 JOBS_REMEMBERED = 20  # per room
+JOBS_DECLINED_REMEMBERED = 1000
 logger = logging.getLogger("devstack.server_log")
 
 
@@ -105,6 +106,8 @@ class WorkerRegistry:
     on_started: list[Callable[[str], None]] = field(default_factory=list)
     # room -> the jobs the server gave up in it: {agent_name, job_id, error, at}
     gave_up: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    # The job IDs a worker declined, oldest first (a dict keeps the order)
+    declined: dict[str, None] = field(default_factory=dict)
 
     @property
     def server_started_at(self) -> float | None:
@@ -140,14 +143,29 @@ class WorkerRegistry:
         elif parsed.message == NEVER_CONNECTED and "room" in f and "participant" in f:
             for callback in self.on_never_connected:
                 callback(f["room"], f["participant"])
+        elif parsed.message == NOT_ASSIGNED and f.get("retry") is True:
+            # The worker declined (its request_fnc rejected, it is draining) or closed; the
+            # server tries the next one and, with none left, logs "no workers with
+            # sufficient capacity" for this job too: a choice, not a saturated machine.
+            self.declined[f.get("jobID", "")] = None
+            if len(self.declined) > JOBS_DECLINED_REMEMBERED:
+                self.declined.pop(next(iter(self.declined)))
         elif (parsed.message == NOT_ASSIGNED and _gave_up_for_good(f)) or (
-            parsed.message == NO_WORKER and "room" in f and NO_CAPACITY in str(f.get("error"))
+            parsed.message == NO_WORKER and self._no_room_for(f)
         ):
             self._gave_up(f, parsed.at)
             for callback in self.on_not_assigned:
                 callback(f["room"], f.get("agentName", ""))
         elif parsed.message == ROOM_NODE and "room" in f and "selectedNodeID" in f:
             self.room_nodes[f["room"]] = f["selectedNodeID"]
+
+    def _no_room_for(self, f: dict[str, Any]) -> bool:
+        """A job dropped because no worker had room for it: not one a worker declined."""
+        if "room" not in f or NO_CAPACITY not in str(f.get("error")):
+            return False
+        declined = f.get("jobID", "") in self.declined
+        self.declined.pop(f.get("jobID", ""), None)
+        return not declined
 
     def _gave_up(self, f: dict[str, Any], at: float) -> None:
         # A long-lived proxy: the room that failed longest ago goes first.

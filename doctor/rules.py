@@ -123,7 +123,7 @@ def _room(f: Facts) -> str:
 
 
 ANNOUNCE = "Right after `await ctx.connect()`, set an attribute (`await ctx.room.local_participant.set_attributes({'lk.agent.state': 'listening'})`) or publish the agent's track: either is sent to the room at once."
-SATURATED = "Dispatch again (the stack's watcher does it for you unless AGENT_REDISPATCH=off). The stack's worker, and your AGENT_FILE unless it sets its own load_fnc, never report more than 0.99 unless AGENT_LOAD_THRESHOLD is set; a load_fnc of your own should stay below 1.0, or add workers."
+SATURATED = "Dispatch again (the stack's watcher does it for you unless AGENT_REDISPATCH=off). The stack's worker, and your AGENT_FILE unless it sets its own load_fnc, never report more than 0.99 unless AGENT_LOAD_THRESHOLD is set; a load_fnc of your own should stay below 1.0 (workers on the same machine read the same CPU)."
 DISPATCH_ONCE = "Dispatch once per room: every CreateDispatch starts another agent (POST /api/dispatch-agent dedupes)."
 RULES: list[Rule] = [
     Rule("server_unreachable", "server", True,

@@ -1,8 +1,8 @@
 """What the server's log tells the delivery watcher, and no webhook does: a worker
 registered (a dispatch made before it can now be re-issued), the server restarted (its
-dispatches died with its rooms), an agent's connection never came up, and a job the server
-gave up because no worker answered its request in time or none had room for it. Each rescue goes through the
-watcher's own re-dispatch, under its per-room lock and cap."""
+dispatches died with its rooms), an agent's connection never came up, and a job the
+server gave up because no worker answered its request in time or none had room for it.
+Each rescue goes through the watcher's own re-dispatch, under its per-room lock and cap."""
 
 from __future__ import annotations
 
@@ -79,7 +79,10 @@ class ServerLogRescues:
             "not assigned",
             f"the server gave up the job of {d.dispatch_id} ({job['error']}): {why}",
         )
-        self.watcher.rescue(d, "job not assigned", "not_assigned")
+        if no_capacity(job):
+            self.watcher.rescue(d, "no capacity", "no_capacity")
+        else:
+            self.watcher.rescue(d, "job not assigned", "not_assigned")
 
     async def _job_failed(self, d: Delivery, identity: str) -> None:
         """Under load an agent's connection can time out before it ever joins (a burst on a

@@ -62,9 +62,10 @@ async def test_on_a_saturated_machine_the_stack_s_worker_still_takes_a_dispatch(
     livekit_server: LiveKitServer, named_worker: AgentWorker, room_name: str
 ) -> None:
     """Every core busy, as a laptop's is in a burst: livekit-agents' load (the machine's CPU)
-    reads 0.997 and more, and livekit-server gives a worker at 1.0 no job. The stack's worker
-    reports at most 0.99 (agent/load.py), so a dispatch made straight through the server
-    API, with no watcher to re-issue it, still brings its agent."""
+    reads 0.997 to 1.0, and livekit-server gives a worker at 1.0 no job. The stack's worker
+    reports its cap, 0.99, instead (agent/load.py): that reading is what proves the cap,
+    since the raw load reaches 1.0 only at times; and a dispatch made straight through the
+    server API, with no watcher to re-issue it, brings its agent on the busy machine."""
     with every_core_busy():
         load = await saturated_load(named_worker.health_url)
         async with connected(

@@ -15,11 +15,18 @@ from doctor.evidence import DispatchFacts, RoomFacts, gave_up
 pytestmark = pytest.mark.unit
 
 
-def line(at: float, room: str, error: str, retry: bool = False, message: str = NOT_ASSIGNED) -> str:
+def line(
+    at: float,
+    room: str,
+    error: str,
+    retry: bool = False,
+    message: str = NOT_ASSIGNED,
+    job_id: str = "AJ_x",
+) -> str:
     stamp = (
         datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     )
-    fields = {"jobID": "AJ_x", "agentName": "a", "room": room, "error": error}
+    fields: dict[str, object] = {"jobID": job_id, "agentName": "a", "room": room, "error": error}
     if message == NOT_ASSIGNED:
         fields["retry"] = retry
     return "\t".join(
@@ -57,3 +64,17 @@ def test_a_job_no_worker_had_room_for_counts_at_once() -> None:
     registry.feed(line(now - 9.7, "r", NO_CAPACITY, message=NO_WORKER))
     (job,) = gave_up(registry, room(age_seconds=10), "a")
     assert job["error"] == NO_CAPACITY
+
+
+def test_a_job_every_worker_declined_is_not_a_lack_of_room() -> None:
+    """A worker that answers "not available" (its request_fnc rejected the job, it is
+    draining) is logged with retry true; the server then runs out of workers and logs the
+    same "no workers with sufficient capacity". That job was declined: not given up."""
+    now = time.time()
+    registry = WorkerRegistry()
+    registry.feed(line(now - 9.8, "r", "worker not available", retry=True, job_id="AJ_d"))
+    registry.feed(line(now - 9.8, "r", NO_CAPACITY, message=NO_WORKER, job_id="AJ_d"))
+    assert gave_up(registry, room(age_seconds=10), "a") == []
+    registry.feed(line(now - 9.7, "r", NO_CAPACITY, message=NO_WORKER, job_id="AJ_n"))
+    (job,) = gave_up(registry, room(age_seconds=10), "a")
+    assert job["job_id"] == "AJ_n"

@@ -1,8 +1,8 @@
 """A job livekit-server dropped because no worker had room for it: the worker of the name
 read its load as 1.0 (its machine saturated), the server gave the job up at once ("no
 workers with sufficient capacity"), never retries it, and no webhook says so. The watcher
-reads that in the server's log and re-issues the dispatch, with its backoff, until the
-load is down; with AGENT_REDISPATCH=off the dispatch stays lost, as on a raw server."""
+reads that in the server's log and re-issues the dispatch, with its backoff (5 times over
+15 s at most), and the agent comes once the load is down."""
 
 from __future__ import annotations
 
@@ -52,3 +52,5 @@ async def test_job_dropped_for_a_saturated_worker_is_re_issued_once_it_calms_dow
     (d,) = report["deliveries"]
     assert d["dispatch_id"] != resp.json()["dispatch_id"]  # a re-issued dispatch brought it
     assert agent.identity.startswith("agent-")
+    metrics = httpx.get(f"{proxy.url}/metrics", timeout=10).text
+    assert 'devstack_redispatches_total{reason="no_capacity"}' in metrics
