@@ -88,7 +88,8 @@ def cpu_seconds(pid: int) -> float:
 class CpuSpent:
     """The CPU-seconds spent while it is entered: by each root's process tree, and by the
     people: the benchmark's clients, in this process (a burst small enough for one process,
-    bench/shards.py) or in its children that ended meanwhile (os.times counts a child once it was waited for)."""
+    bench/shards.py) or in its children that ended meanwhile (os.times counts a child once
+    it was waited for)."""
 
     roots: dict[str, int | None]  # None: a process not at hand (the `make dev` server's)
     seconds: dict[str, float | None] = field(default_factory=dict)

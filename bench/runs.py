@@ -95,10 +95,7 @@ def bursts(
         spent: list[dict[str, float | None]] = []
         with ResourceSampler({k: v for k, v in roots.items() if v}) as sampler, spy:
             for _ in range(repeats):
-                cpu = CpuSpent(
-                    {"worker": worker.pid if worker else None, "server": stack.server_pid}
-                )
-                with cpu:
+                with CpuSpent({"worker": roots["agent worker"], "server": stack.server_pid}) as cpu:
                     rooms = [room_name(f"c{count}") for _ in range(count)]
                     joins += burst(stack.http_url, target, rooms)
                 progress.step(f"{label}: {count} rooms at once", count)

@@ -67,22 +67,24 @@ class ServerLogRescues:
         if not gave_up or d.state != "pending":
             return  # joined after all, already being replaced, or waiting for a worker
         job = gave_up[-1]
-        why = (
-            f"every worker named {d.agent_name!r} was full or reported load 1.0 (a saturated "
-            "CPU), and the server gives such a worker no job"
-            if no_capacity(job)
-            else f"no worker named {d.agent_name!r} answered its job request within the "
-            "server's 3 s deadline"
-        )
+        if no_capacity(job):
+            why = (
+                f"every worker named {d.agent_name!r} was full or reported load 1.0 (a "
+                "saturated CPU), and the server gives such a worker no job"
+            )
+            reason, lost = "no capacity", "no_capacity"
+        else:
+            why = (
+                f"no worker named {d.agent_name!r} answered its job request within the "
+                "server's 3 s deadline"
+            )
+            reason, lost = "job not assigned", "not_assigned"
         self.watcher.event(
             d,
             "not assigned",
             f"the server gave up the job of {d.dispatch_id} ({job['error']}): {why}",
         )
-        if no_capacity(job):
-            self.watcher.rescue(d, "no capacity", "no_capacity")
-        else:
-            self.watcher.rescue(d, "job not assigned", "not_assigned")
+        self.watcher.rescue(d, reason, lost)
 
     async def _job_failed(self, d: Delivery, identity: str) -> None:
         """Under load an agent's connection can time out before it ever joins (a burst on a

@@ -73,10 +73,12 @@ async def until_the_server_gives_no_job(
     async with server.client() as lk:
         for _ in range(ATTEMPTS):
             room = f"saturation-check-{uuid.uuid4().hex[:6]}"
+            # Its line comes after the dispatch: no need to read the log over again.
+            since = server.log_path.stat().st_size if server.log_path else 0
             await lk.agent_dispatch.create_dispatch(
                 api.CreateAgentDispatchRequest(agent_name=agent_name, room=room)
             )
-            line = await wait_for_server_line(server, room, (NO_WORKER, ASSIGNED))
+            line = await wait_for_server_line(server, room, (NO_WORKER, ASSIGNED), since)
             await lk.room.delete_room(api.DeleteRoomRequest(room=room))
             if NO_WORKER in line:
                 return

@@ -16,11 +16,15 @@ async def wait_for_job_given_up(
     return await wait_for_server_line(server, room, (message,))
 
 
-async def wait_for_server_line(server: LiveKitServer, room: str, messages: tuple[str, ...]) -> str:
-    """The first line about `room` with one of `messages`. The log is read once from its
-    start, then only what the server appends; a line still being written waits for its end."""
+async def wait_for_server_line(
+    server: LiveKitServer, room: str, messages: tuple[str, ...], since: int = 0
+) -> str:
+    """The first line about `room` with one of `messages`, at or after byte `since` of the
+    log. The log is read once from there, then only what the server appends; a line still
+    being written waits for its end."""
     assert server.log_path is not None
     with server.log_path.open(errors="replace") as log:
+        log.seek(since)
         pending = ""
 
         async def logged() -> str:
