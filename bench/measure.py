@@ -160,8 +160,9 @@ async def join_burst(
     rooms: list[str],
     all_connected: Callable[[], Awaitable[None]] | None = None,
 ) -> list[Join]:
-    """len(rooms) clients join their rooms, then every explicit dispatch goes out at once
-    (after `all_connected`, when other processes hold clients of the same burst)."""
+    """len(rooms) clients join their rooms, then every explicit dispatch goes out at once,
+    after `all_connected` (other processes' clients of the same burst in their rooms, and
+    the server's agent dispatcher answering at once again: bench/settle.py)."""
     clients = [Client(t, "explicit", room) for room in rooms]
     try:
         await asyncio.gather(*(c.join() for c in clients))

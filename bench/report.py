@@ -74,6 +74,15 @@ def _at_once(level: dict[str, Any]) -> str:
     return f"{level['concurrency']} ({n} bursts)" if n > 1 else str(level["concurrency"])
 
 
+def _server_wait(level: dict[str, Any]) -> str:
+    """How long, after the last person was in, the server's agent dispatcher took to answer
+    at once (bench/settle.py), the mean over the bursts; "-" if its log could not tell."""
+    waits = level.get("server_wait_s") or [None]
+    if any(w is None for w in waits):
+        return "-"
+    return f"{sum(waits) / len(waits):.1f}"
+
+
 def _over(level: dict[str, Any]) -> str:
     n = level.get("bursts", 1)
     return f" over {n} bursts" if n > 1 else ""
@@ -146,14 +155,14 @@ def markdown(result: dict[str, Any]) -> str:
 def _bursts_table(ours: dict[str, Any], base: dict[str, Any] | None) -> list[str]:
     if not ours["concurrent"]:
         return []
-    head = "| rooms at once | stack: joined | p50 | p95 | worker RSS MB | server CPU% | CPU-s per burst: worker / server / people |"
-    rule = "| --- | --- | --- | --- | --- | --- | --- |"
+    head = "| rooms at once | dispatcher ready after, s | stack: joined | p50 | p95 | worker RSS MB | server CPU% | CPU-s per burst: worker / server / people |"
+    rule = "| --- | --- | --- | --- | --- | --- | --- | --- |"
     if base:
         head += " baseline: joined | p50 | p95 | worker RSS MB | p95 baseline ÷ stack |"
         rule += " --- | --- | --- | --- | --- |"
     lines = [
         "",
-        "### Rooms at once (explicit dispatch, people already in their rooms)",
+        "### Rooms at once (explicit dispatch; people already in their rooms, the server's agent dispatcher ready)",
         "",
         head,
         rule,
@@ -161,7 +170,7 @@ def _bursts_table(ours: dict[str, Any], base: dict[str, Any] | None) -> list[str
     for c in ours["concurrent"]:
         s = c["summary"]
         srv = (c["resources"].get("livekit-server") or {}).get("cpu_percent")
-        row = f"| {_at_once(c)} | {s['joined']}/{s['rooms']} | {_cell(s['p50_ms'])} | {_cell(s['p95_ms'])} | {_cell(_rss(c))} | {_cell(srv)} | {_cpu(c)} |"
+        row = f"| {_at_once(c)} | {_server_wait(c)} | {s['joined']}/{s['rooms']} | {_cell(s['p50_ms'])} | {_cell(s['p95_ms'])} | {_cell(_rss(c))} | {_cell(srv)} | {_cpu(c)} |"
         b = _level(base["concurrent"], c["concurrency"]) if base else None
         if b:
             bs = b["summary"]

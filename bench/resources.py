@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 
 import psutil
@@ -82,6 +83,26 @@ def cpu_seconds(pid: int) -> float:
             continue
         total += t.user + t.system + t.children_user + t.children_system
     return total
+
+
+# The worker is quiet once its whole tree uses under a tenth of a core over half a second
+# (idle, it uses about 3 % here: its load monitor and the SDK's audio thread).
+QUIET_WINDOW = 0.5
+QUIET_SHARE = 0.1
+
+
+def wait_quiet(pid: int, timeout: float) -> float | None:
+    """Until the process tree of `pid` is quiet; the seconds that took, or None if it was
+    not within `timeout` (or the process is gone)."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        before = cpu_seconds(pid)
+        time.sleep(QUIET_WINDOW)  # the window the CPU is measured over
+        if not tree(pid):
+            return None
+        if cpu_seconds(pid) - before < QUIET_SHARE * QUIET_WINDOW:
+            return round(time.monotonic() - started, 1)
+    return None
 
 
 @dataclass

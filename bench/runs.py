@@ -77,8 +77,9 @@ def bursts(
     profile: Path | None = None,
     repeats: int = 1,
 ) -> list[dict[str, Any]]:
-    """Each level in turn, `repeats` times: that many people already in their rooms, then as
-    many explicit dispatches at once. A level's figures pool the joins of its bursts (the
+    """Each level in turn, `repeats` times: that many people already in their rooms (and the
+    server's agent dispatcher ready, bench/settle.py), then as many explicit dispatches at
+    once. A level's figures pool the joins of its bursts (the
     nearest-rank p95 of one burst of 20 is its second-slowest join), with the peak CPU and
     memory of the server and the worker's tree, and the CPU-seconds one burst cost the
     worker, the server and the people's clients. With `profile`, py-spy records the worker
@@ -93,14 +94,18 @@ def bursts(
         )
         joins: list[Join] = []
         spent: list[dict[str, float | None]] = []
+        waits: list[float | None] = []
+        quiet: list[float | None] = []  # after each burst, until the worker was quiet
         with ResourceSampler({k: v for k, v in roots.items() if v}) as sampler, spy:
             for _ in range(repeats):
                 with CpuSpent({"worker": roots["agent worker"], "server": stack.server_pid}) as cpu:
                     rooms = [room_name(f"c{count}") for _ in range(count)]
-                    joins += burst(stack.http_url, target, rooms)
+                    done = burst(stack.http_url, target, rooms, stack.log_path)
+                joins += done.joins
+                waits.append(done.server_wait_s)
                 progress.step(f"{label}: {count} rooms at once", count)
                 if worker:
-                    worker.wait_idle()
+                    quiet.append(worker.wait_idle())
                 spent.append(cpu.seconds)
         out.append(
             {
@@ -109,6 +114,8 @@ def bursts(
                 "summary": summarize(joins),
                 "resources": sampler.figures(),
                 "cpu_seconds": _mean(spent),
+                "server_wait_s": waits,
+                "worker_quiet_after_s": quiet,
             }
         )
     return out

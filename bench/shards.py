@@ -4,8 +4,9 @@ every event of every room to every room of its process, and its native side answ
 room's requests later the more rooms connect in the same process). With 10 clients per
 process, the step from the agent's state update to the person seeing it grew from about
 10 ms alone to 1.7 s (p50) at 20 rooms at once: the benchmark was timing its own clients.
-Two per process keeps 50 people to 25 processes. Every process connects its clients, they
-all wait for one another, and then every dispatch goes out."""
+Two per process keeps 50 people to 25 processes. Every process connects its clients; once
+they all have, and livekit-server's agent dispatcher answers at once again
+(bench/settle.py), every dispatch goes out."""
 
 from __future__ import annotations
 
@@ -13,9 +14,13 @@ import asyncio
 import contextlib
 import math
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from bench.measure import API_TIMEOUT_SECONDS, Join, Target, join_burst
+from bench.settle import SETTLE_TIMEOUT, wait_dispatcher_ready
 from bench.spawned import SPAWN, gather, send
 from devstack.livekit import api_client
 
@@ -24,32 +29,66 @@ CONNECT_WAIT_SECONDS = 60  # for every process's clients to be in their rooms
 RESULT_WAIT_SECONDS = 180
 
 
-def burst(http_url: str, target: Target, rooms: list[str]) -> list[Join]:
-    """Explicit dispatches into `rooms` at once, each with a person already in it."""
+@dataclass
+class Burst:
+    joins: list[Join]
+    # From the last person in until the server's agent dispatcher answered at once; None
+    # when its log could not tell (the dispatches then went out at once).
+    server_wait_s: float | None
+
+
+def burst(http_url: str, target: Target, rooms: list[str], server_log: Path | None) -> Burst:
+    """Explicit dispatches into `rooms` at once, each with a person already in it, once the
+    server's agent dispatcher is ready (`server_log` is where the server says so)."""
+    waited: list[float | None] = [None]
+
+    def settle() -> None:
+        waited[0] = wait_dispatcher_ready(
+            http_url, target.api_key, target.api_secret, rooms[0], server_log
+        )
+
     count = max(1, math.ceil(len(rooms) / ROOMS_PER_PROCESS))
     if count == 1:
-        return asyncio.run(_shard(http_url, target, rooms, None))
-    barrier = SPAWN.Barrier(count)
-    shards = [(http_url, target, rooms[i::count], barrier) for i in range(count)]
+        return Burst(asyncio.run(_shard(http_url, target, rooms, settle)), waited[0])
+    # Every process and this one: the server is waited for once all the people are in.
+    connected, go = SPAWN.Barrier(count + 1), SPAWN.Event()
+    shards = [(http_url, target, rooms[i::count], connected, go) for i in range(count)]
+
+    def release() -> None:
+        try:
+            # A process that failed to connect in time breaks the barrier; the others go on.
+            with contextlib.suppress(threading.BrokenBarrierError):
+                connected.wait(CONNECT_WAIT_SECONDS)
+                settle()
+        finally:
+            go.set()  # the processes never wait past this, whatever happened here
+
     what = f"the {len(rooms)}-room burst's clients"
-    return [j for joins in gather(_main, shards, what, RESULT_WAIT_SECONDS) for j in joins]
+    results = gather(_main, shards, what, RESULT_WAIT_SECONDS, meanwhile=release)
+    return Burst([j for joins in results for j in joins], waited[0])
 
 
 def _main(
-    http_url: str, target: Target, rooms: list[str], barrier: threading.Barrier, results: Any
+    http_url: str,
+    target: Target,
+    rooms: list[str],
+    connected: threading.Barrier,
+    go: threading.Event,
+    results: Any,
 ) -> None:
-    send(results, asyncio.run(_shard(http_url, target, rooms, barrier)))
+    def ready() -> None:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            connected.wait(CONNECT_WAIT_SECONDS)
+        go.wait(SETTLE_TIMEOUT + CONNECT_WAIT_SECONDS)  # set by burst(), whatever happened
+
+    send(results, asyncio.run(_shard(http_url, target, rooms, ready)))
 
 
 async def _shard(
-    http_url: str, target: Target, rooms: list[str], barrier: threading.Barrier | None
+    http_url: str, target: Target, rooms: list[str], ready: Callable[[], None]
 ) -> list[Join]:
-    async def everyone_connected() -> None:
-        if barrier is None:
-            return
-        # A process that failed to connect in time breaks the barrier; the others dispatch.
-        with contextlib.suppress(threading.BrokenBarrierError):
-            await asyncio.to_thread(barrier.wait, CONNECT_WAIT_SECONDS)
+    async def everyone_ready() -> None:
+        await asyncio.to_thread(ready)  # blocking: a barrier, or the server's log
 
     async with api_client(http_url, target.api_key, target.api_secret, API_TIMEOUT_SECONDS) as lk:
-        return await join_burst(target, lk, rooms, everyone_connected)
+        return await join_burst(target, lk, rooms, everyone_ready)

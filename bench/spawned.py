@@ -14,16 +14,23 @@ SPAWN = mp.get_context("spawn")
 
 
 def gather(
-    main: Callable[..., None], arg_sets: Sequence[tuple[Any, ...]], what: str, timeout: float
+    main: Callable[..., None],
+    arg_sets: Sequence[tuple[Any, ...]],
+    what: str,
+    timeout: float,
+    meanwhile: Callable[[], None] | None = None,
 ) -> list[Any]:
     """`main(*args, results)` in one process per args; each result as `main` put it, in the
-    order they came. A process that sends nothing within `timeout` fails the whole run."""
+    order they came. `meanwhile` runs here once they have all started. A process that sends
+    nothing within `timeout` fails the whole run."""
     results: Any = SPAWN.Queue()
     procs = [SPAWN.Process(target=main, args=(*a, results), daemon=True) for a in arg_sets]
     for proc in procs:
         proc.start()
     out: list[Any] = []
     try:
+        if meanwhile is not None:
+            meanwhile()
         for _ in procs:
             out.append(results.get(timeout=timeout))
     except queue.Empty:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import psutil
 
+from bench.resources import wait_quiet
 from devstack.local_server import LiveKitServer, choose_runtime, start_livekit_server
 from devstack.processes import AgentWorker, Process, base_env
 from devstack.settings import http_url, load_settings
@@ -34,6 +35,7 @@ class Stack:
     server_pid: int | None
     server: LiveKitServer | None = None  # set when the benchmark owns the server
     start_s: float = 0.0  # from launch until the server answered
+    log_path: Path | None = None  # the server's log, when there is one to read
 
     @property
     def http_url(self) -> str:
@@ -46,11 +48,27 @@ class Worker:
     start_s: float  # from launch until the server logged the worker registered
     health_url: str = ""  # the stack's worker only (the plain agent's port is random)
 
-    def wait_idle(self, timeout: float = IDLE_TIMEOUT) -> None:
-        """Until the worker runs no job: each burst starts from the same state, not while the
-        previous burst's jobs are still shutting down."""
-        if not self.health_url:
-            return
+    def wait_idle(self, timeout: float = IDLE_TIMEOUT) -> float | None:
+        """Until the worker runs no job and its process is quiet again: each burst starts
+        from the same state, not while the previous burst's jobs are still shutting down.
+        Its last job ended is not enough: each room is deleted under a connected agent, and
+        the SDK's native threads (tokio-rt-worker) stay busy after the jobs have ended (its
+        log: each agent's data channel "closed unexpectedly", connect retries, and hundreds
+        of "dropping pass-through signal — no stream available"), for 3-8.5 CPU-seconds
+        within 5-8 s after a burst of 50 here. Returns how long the worker took to be quiet
+        once its jobs had ended (None: it was not within `timeout`)."""
+        if self.health_url:
+            self._wait_no_job(timeout)
+        quiet = wait_quiet(self.pid, timeout)
+        if quiet is None:
+            print(
+                f"bench: the worker was still busy {timeout:.0f} s after its jobs ended",
+                file=sys.stderr,
+            )
+        return quiet
+
+    def _wait_no_job(self, timeout: float) -> None:
+        """Until the worker's health says it runs no job."""
 
         async def idle() -> bool:
             status = await fetch_worker_status(self.health_url)
@@ -74,7 +92,13 @@ def own_server() -> Iterator[Stack]:
     elapsed = time.perf_counter() - started
     try:
         yield Stack(
-            server.url, server.api_key, server.api_secret, server.pid, server, start_s=elapsed
+            server.url,
+            server.api_key,
+            server.api_secret,
+            server.pid,
+            server,
+            start_s=elapsed,
+            log_path=server.log_path,
         )
     finally:
         server.stop()
@@ -91,7 +115,14 @@ def running_stack() -> Stack:
         ),
         None,
     )
-    return Stack(settings.livekit_url, settings.livekit_api_key, settings.livekit_api_secret, pid)
+    log = settings.server_log_path  # scripts/livekit-server's, when it started the server
+    return Stack(
+        settings.livekit_url,
+        settings.livekit_api_key,
+        settings.livekit_api_secret,
+        pid,
+        log_path=log if log.exists() else None,
+    )
 
 
 @contextmanager

@@ -50,6 +50,13 @@ def test_bench_smoke_writes_json_markdown_and_plot(tmp_path: Path) -> None:
     # Two agents joining cost the worker, the server and the people's clients some CPU.
     assert set(level["cpu_seconds"]) == {"worker", "server", "people"}
     assert all(level["cpu_seconds"][k] > 0 for k in ("worker", "people")), level["cpu_seconds"]
+    # Before each burst's dispatches the server said it had no worker for the probe's
+    # name, which it says only once its agent dispatcher answers at once (bench/settle.py).
+    for lvl in (level, *result["start_mode"], *result["baseline"]["concurrent"]):
+        assert len(lvl["server_wait_s"]) == lvl["bursts"], lvl
+        assert None not in lvl["server_wait_s"], lvl["server_wait_s"]
+        # And after each, the worker's process went quiet again (bench/stack.py, wait_idle).
+        assert None not in lvl["worker_quiet_after_s"], lvl["worker_quiet_after_s"]
     assert [c["summary"]["lost"] for c in result["start_mode"]] == [0]
     # The seed-style baseline joins too, but announces nothing; one attribute fixes that.
     baseline = result["baseline"]["sequential"]["explicit"]

@@ -1,0 +1,95 @@
+"""A burst's dispatches go out once livekit-server's agent dispatcher answers at once.
+
+livekit-server v1.13.5 (pkg/agent/client.go) looks up which agent names have workers in a
+cache it refreshes at the first dispatch or room creation a minute after the last refresh
+(EnabledCacheTTL), and after any worker registers. A refresh asks every node
+(CheckEnabled), and the answer counts as complete only when that request's 5 s timeout
+(CheckEnabledTimeout) has passed. Until then each lookup for a named agent holds one of the
+agent client's 50 pool workers (`workerpool.New(50)`), and a dispatch into a room with a
+person in it makes two such lookups (the room's job and the person's) and holds a third
+worker for its job request. So about 17 dispatches go through, and every other job request
+waits for the 5 s to end. The people's rooms of a burst are created within 2-3 s, and the
+first of them often starts a refresh: dispatched the moment the last person was in, 13-17
+job requests of 50 reached the worker 0.24 s after the dispatch and the others 1.3-1.9 s
+after it, in each of four bursts measured.
+
+A burst times the agent's arrival, not the people's connects (bench/measure.py), so before
+its dispatches it makes one dispatch for an agent name no worker has, and waits for the
+server to log that it has no worker for it: the server logs that only once the cache is
+complete, and a refresh it started leaves the cache fresh for a minute. How long that took
+is reported with the burst."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+from livekit import api
+
+from devstack.livekit import api_client
+from devstack.server_log import parse_line
+from devstack.waiting import wait_until
+
+PROBE_AGENT = "devstack-bench-probe"
+# pkg/agent/client.go, LaunchJob: no worker has the name (logged once the cache is complete).
+NO_WORKER_FOR_NAME = "not dispatching agent job since no worker is available"
+POLL_SECONDS = 0.02
+SETTLE_TIMEOUT = 15.0  # three times the refresh's 5 s
+
+
+def log_size(log: Path | None) -> int:
+    """Where the log ends now: the lines of what happens next start here."""
+    try:
+        return log.stat().st_size if log else 0
+    except OSError:
+        return 0
+
+
+def probe_answered(text: str, room: str) -> bool:
+    """Whether these log lines say the server found no worker for the probe in `room`."""
+    for raw in text.splitlines():
+        line = parse_line(raw)
+        if (
+            line is not None
+            and line.message == NO_WORKER_FOR_NAME
+            and line.fields.get("agentName") == PROBE_AGENT
+            and line.fields.get("room") == room
+        ):
+            return True
+    return False
+
+
+async def _probe(http_url: str, key: str, secret: str, room: str) -> None:
+    async with api_client(http_url, key, secret) as lk:
+        await lk.agent_dispatch.create_dispatch(
+            api.CreateAgentDispatchRequest(agent_name=PROBE_AGENT, room=room)
+        )
+
+
+def wait_dispatcher_ready(
+    http_url: str, key: str, secret: str, room: str, log: Path | None
+) -> float | None:
+    """Dispatch the probe into `room` and wait until the server logs it has no worker for
+    it; the seconds that took, or None when there is no log to read or it never said so
+    (the burst is then measured as it is, and says so on stderr)."""
+    if log is None or not log.exists():
+        return None
+    since = log_size(log)
+    started = time.perf_counter()
+
+    def answered() -> bool:
+        with log.open("rb") as f:
+            f.seek(since)
+            return probe_answered(f.read().decode(errors="replace"), room)
+
+    what = f"livekit-server to log it has no worker for {PROBE_AGENT!r}"
+    try:
+        asyncio.run(_probe(http_url, key, secret, room))
+        wait_until(answered, timeout=SETTLE_TIMEOUT, what=what, interval=POLL_SECONDS)
+    except (TimeoutError, api.TwirpError, aiohttp.ClientError) as exc:
+        print(f"bench: {exc}; dispatching anyway", file=sys.stderr)
+        return None
+    return round(time.perf_counter() - started, 2)
