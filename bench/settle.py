@@ -9,9 +9,9 @@ agent client's 50 pool workers (`workerpool.New(50)`), and a dispatch into a roo
 person in it makes two such lookups (the room's job and the person's) and holds a third
 worker for its job request. So about 17 dispatches go through, and every other job request
 waits for the 5 s to end. The people's rooms of a burst are created within 2-3 s, and the
-first of them often starts a refresh: dispatched the moment the last person was in, 13-17
-job requests of 50 reached the worker 0.24 s after the dispatch and the others 1.3-1.9 s
-after it, in each of four bursts measured.
+first of them often starts a refresh. In each of four bursts of 50 dispatched the moment
+the last person was in, the first job requests (13 to 17 in the three counted) reached the
+worker 0.24 s after the dispatches and the others 1.3-1.9 s after them.
 
 A burst times the agent's arrival, not the people's connects (bench/measure.py), so before
 its dispatches it makes one dispatch for an agent name no worker has, and waits for the
