@@ -76,11 +76,10 @@ def _at_once(level: dict[str, Any]) -> str:
 
 def _server_wait(level: dict[str, Any]) -> str:
     """How long, after the last person was in, the server's agent dispatcher took to answer
-    at once (bench/settle.py), the mean over the bursts; "-" if its log could not tell."""
+    at once (bench/settle.py), for each burst ("-" where its log could not tell): most
+    bursts wait nothing, the few that meet a refresh of its cache wait seconds."""
     waits = level.get("server_wait_s") or [None]
-    if any(w is None for w in waits):
-        return "-"
-    return f"{sum(waits) / len(waits):.1f}"
+    return " / ".join("-" if w is None else f"{w:.1f}" for w in waits)
 
 
 def _over(level: dict[str, Any]) -> str:
