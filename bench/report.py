@@ -70,8 +70,7 @@ def _cpu(level: dict[str, Any]) -> str:
 
 def _at_once(level: dict[str, Any]) -> str:
     """A level's rooms at once, and how many bursts of them its figures pool."""
-    n = level.get("bursts", 1)
-    return f"{level['concurrency']} ({n} bursts)" if n > 1 else str(level["concurrency"])
+    return f"{level['concurrency']}{_over(level, '({} bursts)')}"
 
 
 def _server_wait(level: dict[str, Any]) -> str:
@@ -82,9 +81,10 @@ def _server_wait(level: dict[str, Any]) -> str:
     return " / ".join("-" if w is None else f"{w:.1f}" for w in waits)
 
 
-def _over(level: dict[str, Any]) -> str:
+def _over(level: dict[str, Any], text: str = "over {} bursts") -> str:
+    """`text` with the level's number of bursts, when its figures pool more than one."""
     n = level.get("bursts", 1)
-    return f" over {n} bursts" if n > 1 else ""
+    return " " + text.format(n) if n > 1 else ""
 
 
 def _rss(level: dict[str, Any] | None) -> float | None:

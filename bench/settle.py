@@ -30,6 +30,7 @@ import aiohttp
 from livekit import api
 
 from devstack.livekit import api_client
+from devstack.log_lines import NewLines
 from devstack.server_log import parse_line
 from devstack.waiting import wait_until
 
@@ -38,14 +39,6 @@ PROBE_AGENT = "devstack-bench-probe"
 NO_WORKER_FOR_NAME = "not dispatching agent job since no worker is available"
 POLL_SECONDS = 0.02
 SETTLE_TIMEOUT = 15.0  # three times the refresh's 5 s
-
-
-def log_size(log: Path | None) -> int:
-    """Where the log ends now: the lines of what happens next start here."""
-    try:
-        return log.stat().st_size if log else 0
-    except OSError:
-        return 0
 
 
 def probe_answered(text: str, room: str) -> bool:
@@ -77,13 +70,11 @@ def wait_dispatcher_ready(
     (the burst is then measured as it is, and says so on stderr)."""
     if log is None or not log.exists():
         return None
-    since = log_size(log)
+    new_lines = NewLines(log)  # its line can only come after the probe's dispatch
     started = time.perf_counter()
 
     def answered() -> bool:
-        with log.open("rb") as f:
-            f.seek(since)
-            return probe_answered(f.read().decode(errors="replace"), room)
+        return probe_answered("\n".join(new_lines()), room)
 
     what = f"livekit-server to log it has no worker for {PROBE_AGENT!r}"
     try:

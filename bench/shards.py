@@ -40,16 +40,18 @@ class Burst:
 def burst(http_url: str, target: Target, rooms: list[str], server_log: Path | None) -> Burst:
     """Explicit dispatches into `rooms` at once, each with a person already in it, once the
     server's agent dispatcher is ready (`server_log` is where the server says so)."""
-    waited: list[float | None] = [None]
+    waited: float | None = None
 
     def settle() -> None:
-        waited[0] = wait_dispatcher_ready(
+        nonlocal waited
+        waited = wait_dispatcher_ready(
             http_url, target.api_key, target.api_secret, rooms[0], server_log
         )
 
     count = max(1, math.ceil(len(rooms) / ROOMS_PER_PROCESS))
     if count == 1:
-        return Burst(asyncio.run(_shard(http_url, target, rooms, settle)), waited[0])
+        joins = asyncio.run(_shard(http_url, target, rooms, settle))
+        return Burst(joins, waited)
     # Every process and this one: the server is waited for once all the people are in.
     connected, go = SPAWN.Barrier(count + 1), SPAWN.Event()
     shards = [(http_url, target, rooms[i::count], connected, go) for i in range(count)]
@@ -65,7 +67,7 @@ def burst(http_url: str, target: Target, rooms: list[str], server_log: Path | No
 
     what = f"the {len(rooms)}-room burst's clients"
     results = gather(_main, shards, what, RESULT_WAIT_SECONDS, meanwhile=release)
-    return Burst([j for joins in results for j in joins], waited[0])
+    return Burst([j for joins in results for j in joins], waited)
 
 
 def _main(

@@ -4,6 +4,7 @@ only a log line."""
 from __future__ import annotations
 
 from devstack.local_server import LiveKitServer
+from devstack.log_lines import NewLines
 from devstack.server_log import NOT_ASSIGNED
 from devstack.waiting import wait_until_async
 
@@ -23,21 +24,14 @@ async def wait_for_server_line(
     log. The log is read once from there, then only what the server appends; a line still
     being written waits for its end."""
     assert server.log_path is not None
-    with server.log_path.open(errors="replace") as log:
-        log.seek(since)
-        pending = ""
+    new_lines = NewLines(server.log_path, since)
 
-        async def logged() -> str:
-            nonlocal pending
-            while chunk := log.readline():
-                pending += chunk
-                if not pending.endswith("\n"):
-                    break  # the rest of this line is not written yet
-                line, pending = pending, ""
-                if room in line and any(m in line for m in messages):
-                    return line
-            return ""
-
-        return await wait_until_async(
-            logged, timeout=15, what=f"the server to log {' or '.join(messages)} for {room}"
+    async def logged() -> str:
+        return next(
+            (line for line in new_lines() if room in line and any(m in line for m in messages)),
+            "",
         )
+
+    return await wait_until_async(
+        logged, timeout=15, what=f"the server to log {' or '.join(messages)} for {room}"
+    )
