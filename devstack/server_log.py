@@ -99,6 +99,9 @@ class WorkerRegistry:
     started: dict[str, float] = field(default_factory=dict)  # node name -> when it started
     node_ids: dict[str, str] = field(default_factory=dict)  # node id (ND_...) -> node name
     room_nodes: dict[str, str] = field(default_factory=dict)  # room -> node id
+    # room -> the node id it ran on before a node re-created it (its node had died and
+    # someone joined it again, through another node)
+    room_earlier_nodes: dict[str, str] = field(default_factory=dict)
     on_registered: list[Callable[[RegisteredWorker], None]] = field(default_factory=list)
     on_never_connected: list[Callable[[str, str], None]] = field(default_factory=list)
     # (room, agent name) of a job the server gave up, once it is in `gave_up`
@@ -157,6 +160,11 @@ class WorkerRegistry:
             for callback in self.on_not_assigned:
                 callback(f["room"], f.get("agentName", ""))
         elif parsed.message == ROOM_NODE and "room" in f and "selectedNodeID" in f:
+            # A node picks another node for a room it already placed only when that node
+            # stopped reporting (SelectRoomNode, pkg/service/roomallocator.go).
+            before = self.room_nodes.get(f["room"])
+            if before is not None and before != f["selectedNodeID"]:
+                self.room_earlier_nodes[f["room"]] = before
             self.room_nodes[f["room"]] = f["selectedNodeID"]
 
     def _no_room_for(self, f: dict[str, Any]) -> bool:
@@ -193,7 +201,13 @@ class WorkerRegistry:
 
     def node_of_room(self, room: str) -> str | None:
         """The name of the node a room runs on, when a log said so."""
-        node_id = self.room_nodes.get(room)
+        return self._name(self.room_nodes.get(room))
+
+    def earlier_node_of_room(self, room: str) -> str | None:
+        """The node a room ran on before another node re-created it, if that happened."""
+        return self._name(self.room_earlier_nodes.get(room))
+
+    def _name(self, node_id: str | None) -> str | None:
         return self.node_ids.get(node_id, node_id) if node_id else None
 
     def named(self, agent_name: str) -> list[RegisteredWorker]:

@@ -164,7 +164,10 @@ def _nodes(f: Facts) -> tuple[str, Status] | None:
     if f.ev.redis:
         parts.append(f"redis {f.ev.redis['address']} {'up' if f.ev.redis['reachable'] else 'DOWN'}")
     if f.ev.room_node:
-        parts.append(f"room on node {f.ev.room_node}")
+        parts.append(
+            f"room on node {f.ev.room_node}"
+            + (f" (created again; it ran on node {was})" if (was := f.ev.room_earlier_node) else "")
+        )
         here = next((n for n in f.ev.nodes if n["name"] == f.ev.room_node), None)
         if here is not None and f.ev.agent_name not in here.get("agents", []) and f.taken:
             # Not a failure on v1.13.5: job requests reach every node's workers via Redis.

@@ -113,6 +113,9 @@ class Evidence:
     # and the shared Redis ({address, reachable}); empty on a single node.
     nodes: list[dict[str, Any]] = field(default_factory=list)
     room_node: str | None = None
+    room_name: str | None = None  # the room asked about, when one was
+    # The node the room ran on before it was re-created on room_node, if it was.
+    room_earlier_node: str | None = None
     redis: dict[str, Any] | None = None
     # Every worker of the stack's pool: name, health URL, agent name, load, jobs.
     pool: list[dict[str, Any]] = field(default_factory=list)
@@ -131,6 +134,8 @@ class Evidence:
             "pool": self.pool,
             "nodes": self.nodes,
             "room_node": self.room_node,
+            "room_name": self.room_name,
+            "room_earlier_node": self.room_earlier_node,
             "redis": self.redis,
         }
 
@@ -158,6 +163,8 @@ class Evidence:
             pool=d.get("pool", []),
             nodes=d.get("nodes", []),
             room_node=d.get("room_node"),
+            room_name=d.get("room_name"),
+            room_earlier_node=d.get("room_earlier_node"),
             redis=d.get("redis"),
         )
 
@@ -249,6 +256,7 @@ async def gather(target: Target) -> Evidence:
         agent_name = token.agent_names[0]
     room_name = target.room or (token.room if token else None) or None
     evidence = Evidence(target.url, agent_name, server, worker, token)
+    evidence.room_name = room_name
     registry = read_registry(target.server_logs) if target.server_logs else None
     if registry is not None and registry.server_started_at is not None:
         evidence.registered = {
@@ -270,6 +278,7 @@ async def gather(target: Target) -> Evidence:
         ]
         if registry is not None and room_name:
             evidence.room_node = registry.node_of_room(room_name)
+            evidence.room_earlier_node = registry.earlier_node_of_room(room_name)
     if target.redis:
         evidence.redis = {"address": target.redis, "reachable": await redis_answers(target.redis)}
     if target.state_dir is not None:

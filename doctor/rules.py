@@ -122,6 +122,22 @@ def _room(f: Facts) -> str:
     return f"`{f.ev.room.name}`" if f.ev.room else "?"
 
 
+def _node_down(f: Facts) -> str:
+    down = [n for n in f.ev.nodes if not n["reachable"]]
+    said = f"node {', '.join(n['name'] + ' (' + n['url'] + ')' for n in down)} does not answer"
+    room, dead = f"`{f.ev.room_name}`", {n["name"] for n in down}
+    if f.ev.room_node in dead:
+        return f"{said}; room {room} ran on it: it is gone, though the other nodes still list it"
+    if f.ev.room_earlier_node in dead:
+        # Someone (an agent reconnecting, a person) joined it again through a live node,
+        # which placed it anew: same name, nothing of what was in it before.
+        return (
+            f"{said}; room {room} ran on it and was created again on node {f.ev.room_node} "
+            "when someone joined it through that node: what was in it before is lost"
+        )
+    return f"{said}; the other nodes take new rooms and dispatches"
+
+
 ANNOUNCE = "Right after `await ctx.connect()`, set an attribute (`await ctx.room.local_participant.set_attributes({'lk.agent.state': 'listening'})`) or publish the agent's track: either is sent to the room at once."
 SATURATED = "Dispatch again (the stack's watcher does it for you unless AGENT_REDISPATCH=off). The stack's worker, and your AGENT_FILE unless it sets its own load_fnc, never report more than 0.99 unless AGENT_LOAD_THRESHOLD is set; a load_fnc of your own should stay below 1.0 (workers on the same machine read the same CPU)."
 DISPATCH_ONCE = "Dispatch once per room: every CreateDispatch starts another agent (POST /api/dispatch-agent dedupes)."
@@ -148,8 +164,7 @@ RULES: list[Rule] = [
          "See the livekit-server log for this request."),
     Rule("node_down", "nodes", True,
          lambda f: any(not n["reachable"] for n in f.ev.nodes),
-         lambda f: f"node {', '.join(n['name'] + ' (' + n['url'] + ')' for n in f.ev.nodes if not n['reachable'])} does not answer"
-         + (f"; room {_room(f)} ran on it: it is gone, though the other nodes still list it" if f.ev.room_node and any(n['name'] == f.ev.room_node and not n['reachable'] for n in f.ev.nodes) else "; the other nodes take new rooms and dispatches"),
+         _node_down,
          "Start the node again; a room that lived on it must be joined anew (a new room name)."),
     Rule("token_invalid", "token", True,
          lambda f: bool(f.ev.token and not f.ev.token.valid_format),

@@ -63,6 +63,13 @@ async def get_room(
         # job's node (its worker's).
         described["node"] = node
         described["node_reachable"] = True if node in urls else None
+        earlier = registry.earlier_node_of_room(name)
+        if earlier in urls and not await asyncio.to_thread(node_answers, urls[earlier]):
+            described["warning"] = (
+                f"node {earlier} does not answer: this room ran on it and was created again "
+                f"on node {node} when someone joined it through that node; what was in it "
+                "before is lost"
+            )
         workers = registry.workers
         for d in described["dispatches"]:
             for job in d["jobs"]:

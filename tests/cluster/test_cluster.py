@@ -4,6 +4,7 @@ real clients; what the nodes do is asserted as a user would see it."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 
@@ -13,6 +14,7 @@ from livekit import api
 
 from devstack.local_server import LiveKitServer
 from devstack.processes import AgentWorker, Proxy
+from devstack.waiting import wait_until_async
 from tests.support.clients import connected, plain_token
 from tests.support.cluster import Cluster, start_cluster
 from tests.support.doctor_cli import doctor
@@ -128,7 +130,9 @@ async def test_node_b_killed_node_a_keeps_working_and_its_rooms_are_reported_gon
     cluster: Cluster, workers: dict[str, AgentWorker], cluster_proxy: Proxy
 ) -> None:
     """Node b dies: dispatches through node a still bring agents at once; a room that lived
-    on node b is still listed by node a, and the stack says it is gone; the doctor names it."""
+    on node b is still listed by node a, and the stack says it is gone; the doctor names it.
+    Someone joining it again through node a has it created anew there, and the stack says
+    that instead."""
     a = cluster.nodes["a"]
     lived_on_b = None
     for _ in range(8):
@@ -138,6 +142,15 @@ async def test_node_b_killed_node_a_keeps_working_and_its_rooms_are_reported_gon
             lived_on_b = room
             break
     assert lived_on_b, "no room landed on node b in 8 tries"
+    async with a.client() as lk:
+        # Its agent leaves first. Left in, an agent whose worker is connected to node a
+        # reconnects through node a once node b is gone, and node a creates the room anew:
+        # the second half of this test, done on purpose there.
+        listed = await lk.room.list_participants(api.ListParticipantsRequest(room=lived_on_b))
+        for p in listed.participants:
+            await lk.room.remove_participant(
+                api.RoomParticipantIdentity(room=lived_on_b, identity=p.identity)
+            )
     cluster.nodes["b"].kill()
     killed = time.monotonic()
     # For a few seconds the other node still picks the dead one for a new room (a node
@@ -165,6 +178,25 @@ async def test_node_b_killed_node_a_keeps_working_and_its_rooms_are_reported_gon
         env=cluster_env(cluster),
     )  # fmt: skip
     assert code == 1 and d["cause"] == "node_down" and "is gone" in d["verdict"]
+
+    async with connected(a, plain_token(a, lived_on_b, "back")):
+
+        async def placed_on_a() -> dict[str, object] | None:
+            url = f"{cluster_proxy.url}/api/rooms/{lived_on_b}"
+            room = (await asyncio.to_thread(httpx.get, url, timeout=10)).json()
+            return room if room.get("node") == "a" else None
+
+        again = await wait_until_async(
+            placed_on_a, timeout=10, what=f"the proxy to place {lived_on_b} on node a"
+        )
+        assert "back" in [p["identity"] for p in again["participants"]]  # type: ignore[union-attr]
+        assert "created again on node a" in again["warning"]  # type: ignore[operator]
+        code, d = doctor(
+            a, "--room", lived_on_b, "--agent-name", AGENT, "--worker-url", workers["a"].health_url,
+            env=cluster_env(cluster),
+        )  # fmt: skip
+    assert code == 1 and d["cause"] == "node_down"
+    assert "created again on node a" in d["verdict"] and "it is gone" not in d["verdict"]
 
 
 async def test_redis_stopped_the_stack_says_so(
