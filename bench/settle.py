@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import aiohttp
@@ -41,18 +42,15 @@ POLL_SECONDS = 0.02
 SETTLE_TIMEOUT = 15.0  # three times the refresh's 5 s
 
 
-def probe_answered(text: str, room: str) -> bool:
+def probe_answered(lines: Iterable[str], room: str) -> bool:
     """Whether these log lines say the server found no worker for the probe in `room`."""
-    for raw in text.splitlines():
-        line = parse_line(raw)
-        if (
-            line is not None
-            and line.message == NO_WORKER_FOR_NAME
-            and line.fields.get("agentName") == PROBE_AGENT
-            and line.fields.get("room") == room
-        ):
-            return True
-    return False
+    return any(
+        parsed is not None
+        and parsed.message == NO_WORKER_FOR_NAME
+        and parsed.fields.get("agentName") == PROBE_AGENT
+        and parsed.fields.get("room") == room
+        for parsed in map(parse_line, lines)
+    )
 
 
 async def _probe(http_url: str, key: str, secret: str, room: str) -> None:
@@ -74,7 +72,7 @@ def wait_dispatcher_ready(
     started = time.perf_counter()
 
     def answered() -> bool:
-        return probe_answered("\n".join(new_lines()), room)
+        return probe_answered(new_lines(), room)
 
     what = f"livekit-server to log it has no worker for {PROBE_AGENT!r}"
     try:

@@ -11,6 +11,15 @@ from devstack.server_log import WorkerRegistry
 from devstack.settings import Settings, http_url
 
 
+def created_again(node: str) -> str:
+    """What happened to a room whose node died and that someone joined again through `node`
+    (livekit-server places it anew there: SelectRoomNode, pkg/service/roomallocator.go)."""
+    return (
+        f"was created again on node {node} when someone joined it through that node; what "
+        "was in it before is lost"
+    )
+
+
 def node_answers(url: str) -> bool:
     try:
         with urllib.request.urlopen(http_url(url) + "/", timeout=2) as resp:

@@ -19,6 +19,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from devstack.log_lines import WholeLines
+
 STARTED = "starting LiveKit server"
 REGISTERED = "worker registered"
 CLOSED = "closing worker"
@@ -248,7 +250,7 @@ async def follow(path: Path, registry: WorkerRegistry, node: str = "") -> None:
     """Feed `registry` every line written to `path`, for ever. A truncated or replaced file
     (the server restarted) is read again from its start."""
     log: BinaryIO | None = None
-    pending = b""  # bytes, not text: a chunk may end inside a multi-byte character
+    whole = WholeLines()
     try:
         while True:
             try:
@@ -257,7 +259,7 @@ async def follow(path: Path, registry: WorkerRegistry, node: str = "") -> None:
                 on_disk = None
             if log is not None and (on_disk != os.fstat(log.fileno()).st_ino or _shrunk(log)):
                 log.close()  # replaced or truncated: a new server, a new log
-                log, pending = None, b""
+                log, whole = None, WholeLines()
             if log is None and on_disk is not None:
                 try:
                     log = path.open("rb")
@@ -266,11 +268,8 @@ async def follow(path: Path, registry: WorkerRegistry, node: str = "") -> None:
                     continue
                 registry.forget_node(node)
             chunk = log.read() if log is not None else b""
-            if chunk:
-                pending += chunk
-                *lines, pending = pending.split(b"\n")
-                for line in lines:
-                    _feed(registry, line.decode(errors="replace"), node)
+            for line in whole(chunk):
+                _feed(registry, line, node)
             await asyncio.sleep(FOLLOW_INTERVAL)
     finally:
         if log is not None:

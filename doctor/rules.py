@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from devstack.cluster import created_again
 from devstack.rooms import UNTAKEN_AFTER_SECONDS
 from devstack.server_log import no_capacity
 from doctor.evidence import DispatchFacts, Evidence
@@ -129,12 +130,8 @@ def _node_down(f: Facts) -> str:
     if f.ev.room_node in dead:
         return f"{said}; room {room} ran on it: it is gone, though the other nodes still list it"
     if f.ev.room_earlier_node in dead:
-        # Someone (an agent reconnecting, a person) joined it again through a live node,
-        # which placed it anew: same name, nothing of what was in it before.
-        return (
-            f"{said}; room {room} ran on it and was created again on node {f.ev.room_node} "
-            "when someone joined it through that node: what was in it before is lost"
-        )
+        # Someone (an agent reconnecting, a person) joined it again through a live node.
+        return f"{said}; room {room} ran on it and {created_again(str(f.ev.room_node))}"
     return f"{said}; the other nodes take new rooms and dispatches"
 
 

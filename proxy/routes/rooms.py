@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from livekit import api
 
-from devstack.cluster import node_answers
+from devstack.cluster import created_again, node_answers
 from proxy.deps import LiveKit, SettingsDep
 from proxy.errors import ApiError
 from proxy.models import InputError, check_room
@@ -66,9 +66,7 @@ async def get_room(
         earlier = registry.earlier_node_of_room(name)
         if earlier in urls and not await asyncio.to_thread(node_answers, urls[earlier]):
             described["warning"] = (
-                f"node {earlier} does not answer: this room ran on it and was created again "
-                f"on node {node} when someone joined it through that node; what was in it "
-                "before is lost"
+                f"node {earlier} does not answer: this room ran on it and {created_again(node)}"
             )
         workers = registry.workers
         for d in described["dispatches"]:

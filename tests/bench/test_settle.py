@@ -23,12 +23,12 @@ def no_worker(agent: str, room: str) -> str:
 
 
 def test_the_probes_own_line_in_its_room_answers() -> None:
-    log = "\n".join([PROBE_DISPATCHED, no_worker(PROBE_AGENT, "room-a")])
+    log = [PROBE_DISPATCHED, no_worker(PROBE_AGENT, "room-a")]
     assert probe_answered(log, "room-a")
 
 
 def test_the_dispatch_alone_another_room_or_another_agent_does_not() -> None:
-    assert not probe_answered(PROBE_DISPATCHED, "room-a")
-    assert not probe_answered(no_worker(PROBE_AGENT, "room-b"), "room-a")
-    assert not probe_answered(no_worker("bench-agent", "room-a"), "room-a")
-    assert not probe_answered("not dispatching agent job since no worker is available", "room-a")
+    assert not probe_answered([PROBE_DISPATCHED], "room-a")
+    assert not probe_answered([no_worker(PROBE_AGENT, "room-b")], "room-a")
+    assert not probe_answered([no_worker("bench-agent", "room-a")], "room-a")
+    assert not probe_answered(["not dispatching agent job since no worker is available"], "room-a")
