@@ -2,7 +2,8 @@
 (`python -m livekit.agents start <file> --dev`), after its settings are checked and
 livekit-server answers. `--prod` runs it with production defaults instead of dev ones
 (livekit-agents then marks the worker full at load 0.7). With AGENT_FILE set, your own
-worker file runs instead, the same way (agent/user_file.py)."""
+worker file runs instead, the same way (agent/user_file.py); with AGENT_DIR, your own
+project, in its own environment (agent/project.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import os
 import sys
 from pathlib import Path
 
+from agent import user_file
+from agent.user_file import Launch
 from devstack.livekit import wait_for_server
 from devstack.settings import Settings, SettingsError, load_settings
 from devstack.state import WORKERS, copy_index, process_name, write_state
@@ -25,10 +28,15 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         settings = pool_settings(load_settings())
-        if not settings.agent_file:
+        if not (settings.agent_file or settings.agent_dir):
             settings.require_openai()  # only the built-in worker runs the OpenAI pipeline
     except SettingsError as exc:
         sys.exit(f"agent: {exc}")
+    if settings.agent_dir:
+        from agent.run_project import run_project
+
+        run_project(settings, prod=args.prod, log_level=args.log_level)
+        return
     if settings.agent_file:
         run_user_file(settings.agent_file, settings, prod=args.prod, log_level=args.log_level)
         return
@@ -64,15 +72,31 @@ def pool_settings(settings: Settings) -> Settings:
     return settings
 
 
-def run_user_file(agent_file: str, settings: Settings, *, prod: bool, log_level: str) -> None:
-    """AGENT_FILE's worker instead of ours; any reason it cannot run is one line."""
-    # Imported here, as livekit-agents is below: a bad setting fails before that slow import.
-    from agent import user_file
+def launch_of(settings: Settings, shown_path: str, *, prod: bool, log_level: str) -> Launch:
+    """What the agent runner needs of the stack's settings (it cannot import them)."""
+    return Launch(
+        shown_path=shown_path,
+        url=settings.livekit_url,
+        api_key=settings.livekit_api_key,
+        api_secret=settings.livekit_api_secret,
+        agent_name=settings.livekit_agent_name,
+        http_host=settings.agent_http_host,
+        http_port=settings.agent_http_port,
+        idle_processes=settings.idle_processes,
+        load_threshold=settings.agent_load_threshold,
+        dev=not prod,
+        log_level=log_level,
+    )
 
+
+def run_user_file(agent_file: str, settings: Settings, *, prod: bool, log_level: str) -> None:
+    """AGENT_FILE's worker instead of ours, in this Python; any reason it cannot run is
+    one line."""
     try:
         user_file.check_agent_file(agent_file)  # a wrong path fails before any wait
         wait_for_server(settings.livekit_url)
-        user_file.run_agent_file(agent_file, settings, dev=not prod, log_level=log_level)
+        launch = launch_of(settings, agent_file, prod=prod, log_level=log_level)
+        user_file.run_agent_file(agent_file, launch)
     except user_file.AgentFileError as exc:
         sys.exit(f"agent: {exc}")
 

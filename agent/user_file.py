@@ -1,5 +1,12 @@
-"""Run the user's own worker file (AGENT_FILE) in place of agent/worker.py, through
-livekit-agents' current `start` interface, with the stack's server, keys and health port.
+"""Run the user's own worker file in place of agent/worker.py, through livekit-agents'
+`start` interface, with the stack's server, keys and health port.
+
+It runs in two Pythons, so it imports nothing of the stack, only the standard library and
+livekit-agents:
+- AGENT_FILE alone: in the stack's own venv, imported by `python -m agent`;
+- AGENT_DIR: in the project's own environment, as a script
+  (`<project python> agent/user_file.py FILE`, settings in DEVSTACK_RUN_* variables), so
+  the project's livekit-agents version and plugins are the ones that run.
 
 Two styles of file are in use, and `python -m livekit.agents start <file>` runs only one:
 - `cli.run_app(WorkerOptions(...))` (or `cli.run_app(server)`) under
@@ -10,11 +17,16 @@ Two styles of file are in use, and `python -m livekit.agents start <file>` runs 
 So the file runs as `__main__`, as `python agent.py` would run it, with `cli.run_app`
 replaced by a function that takes the AgentServer (or WorkerOptions, converted the way
 run_app converts them) and runs it through the thin `start` path instead. A file whose
-`__main__` block calls no run_app is searched for an AgentServer the way discovery does."""
+`__main__` block calls no run_app is searched for an AgentServer the way discovery does.
+A livekit-agents without that thin path (1.2, before AgentServer) runs its own run_app
+with `start`, which it did not deprecate."""
 
 from __future__ import annotations
 
+import ast
 import contextlib
+import importlib.util
+import inspect
 import logging
 import os
 import sys
@@ -25,15 +37,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from livekit.agents import AgentServer, WorkerOptions
-from livekit.agents import cli as lk_cli
-from livekit.agents.cli import cli as lk_cli_impl
-from livekit.agents.cli import proto
-from livekit.agents.worker import ServerEnvOption
-
-from agent.load import never_saturated_load, uses_default_load
-from devstack.settings import Settings
-
 logger = logging.getLogger("devstack.agent")
 
 # livekit-agents' discovery prefers these names, then any module-level AgentServer.
@@ -42,43 +45,74 @@ NO_WORKER_HINT = (
     'call cli.run_app(WorkerOptions(...)) or cli.run_app(server) under `if __name__ == "__main__":`,'
     " or define a module-level AgentServer with @server.rtc_session(...)"
 )
+# The load reported stays below 1.0 unless a threshold is asked for: livekit-server gives a
+# worker at 1.0 no job and drops it for good (agent/load.py says why, for the built-in one).
+MAX_REPORTED_LOAD = 0.99
+# What separates an error from its fix in the one line a failed start prints; the
+# supervisor splits on it (devstack/crash.py).
+FIX_SEPARATOR = "; fix: "
+PLUGINS = "livekit.plugins"
 
 
 class AgentFileError(Exception):
-    """AGENT_FILE cannot be run; the message is one line naming AGENT_FILE."""
+    """The agent file cannot be run; the message is one line naming the file."""
 
 
 @dataclass
 class Launch:
-    """How the agent file runs: the stack's settings and livekit-agents' start arguments."""
+    """How the agent file runs: what the stack resolved, and livekit-agents' start args."""
 
     shown_path: str
-    settings: Settings
+    url: str
+    api_key: str
+    api_secret: str
+    agent_name: str  # LIVEKIT_AGENT_NAME, for the warning when the file registers another
+    http_host: str
+    http_port: int
+    idle_processes: int | None  # applied only where the file left livekit-agents' default
+    load_threshold: float | None
     dev: bool
     log_level: str
+    label: str = "AGENT_FILE"  # the variable named in error lines (AGENT_DIR for a project)
+    add_packages: str = ""  # how to add a package to this project: "uv add {packages}"
     started: bool = False
 
+    @property
+    def health_url(self) -> str:
+        host = "127.0.0.1" if self.http_host in ("", "0.0.0.0") else self.http_host
+        return f"http://{host}:{self.http_port}"
 
-def check_agent_file(path_text: str) -> Path:
+
+def check_agent_file(path_text: str, label: str = "AGENT_FILE") -> Path:
     """The file AGENT_FILE names (relative to the working directory, like a script path)."""
     path = Path(path_text).expanduser()
     if not path.is_file():
         where = "" if path.is_absolute() else f" (relative to {Path.cwd()})"
-        raise AgentFileError(f"AGENT_FILE={path_text!r}: no such file{where}")
+        raise AgentFileError(f"{label}={path_text!r}: no such file{where}")
     return path.resolve()
 
 
-def run_agent_file(path_text: str, settings: Settings, *, dev: bool, log_level: str) -> None:
+def livekit_agents_version() -> str:
+    from livekit.agents import __version__
+
+    return str(__version__)
+
+
+def run_agent_file(path_text: str, launch: Launch) -> None:
     """Execute the file as `__main__` and run the worker it defines; returns when it stops."""
-    path = check_agent_file(path_text)
-    launch = Launch(path_text, settings, dev, log_level)
-    _export_stack_environment(settings)
+    path = check_agent_file(path_text, launch.label)
+    try:
+        from livekit.agents import cli as lk_cli
+    except ImportError as exc:  # a release that misses a dependency (1.2.18: httpx)
+        raise AgentFileError(
+            f"livekit-agents does not import in {sys.executable}: {type(exc).__name__}: {exc}"
+        ) from None
+
+    _export_stack_environment(launch)
     try:
         code = compile(path.read_bytes(), str(path), "exec", dont_inherit=True)
     except SyntaxError as exc:
-        raise AgentFileError(
-            f"AGENT_FILE={path_text!r} failed to load: {_one_line(exc, path)}"
-        ) from None
+        raise AgentFileError(f"{_named(launch)} failed to load: {_one_line(exc, path)}") from None
     module = _main_module(path)
     # A job process gets the entrypoint, prewarm and request handler as `__main__.<name>`,
     # and multiprocessing resolves that by running this file again as `__mp_main__` in the
@@ -91,14 +125,12 @@ def run_agent_file(path_text: str, settings: Settings, *, dev: bool, log_level: 
     # its sibling modules import, here and (through multiprocessing's sys.path) in jobs.
     sys.path.insert(0, str(path.parent))
     sys.argv = [str(path)]
+    original_run_app = lk_cli.run_app
 
-    def run_app(server: AgentServer | WorkerOptions) -> None:
+    def run_app(server: Any, **_: Any) -> None:
         if launch.started:
             return  # one worker per process: a call after it stopped starts no other
-        if isinstance(server, WorkerOptions):
-            _run(AgentServer.from_server_options(server), "WorkerOptions style", launch)
-        else:
-            _run(server, "AgentServer style, run by cli.run_app", launch)
+        _run(server, original_run_app, launch)
 
     with _replaced_run_app(run_app):
         try:
@@ -109,15 +141,22 @@ def run_agent_file(path_text: str, settings: Settings, *, dev: bool, log_level: 
             if launch.started:
                 raise  # the worker ran: not a load error, keep the whole traceback
             raise AgentFileError(
-                f"AGENT_FILE={path_text!r} failed to load: {_one_line(exc, path)}"
+                f"{_named(launch)} failed to load: {_one_line(exc, path)}"
+                + _missing_plugins(exc, path, launch)
             ) from None
     if launch.started:
         return
     found = _discover(module)
     if found is None:
-        raise AgentFileError(f"AGENT_FILE={path_text!r} defines no worker: {NO_WORKER_HINT}")
+        raise AgentFileError(f"{_named(launch)} defines no worker: {NO_WORKER_HINT}")
     name, server = found
-    _run(server, f"AgentServer style, module-level `{name}`", launch)
+    _run(server, original_run_app, launch, f"AgentServer style, module-level `{name}`")
+
+
+def _named(launch: Launch) -> str:
+    if launch.label == "AGENT_FILE":
+        return f"AGENT_FILE={launch.shown_path!r}"
+    return f"your agent {launch.shown_path} ({launch.label})"
 
 
 def _main_module(path: Path) -> types.ModuleType:
@@ -131,18 +170,31 @@ def _main_module(path: Path) -> types.ModuleType:
 
 
 @contextlib.contextmanager
-def _replaced_run_app(run_app: Callable[[AgentServer | WorkerOptions], None]) -> Iterator[None]:
-    """`cli.run_app` (both names a user imports it by) runs the thin interface meanwhile."""
-    saved = lk_cli.run_app, lk_cli_impl.run_app
-    lk_cli.run_app = lk_cli_impl.run_app = run_app
+def _replaced_run_app(run_app: Callable[..., None]) -> Iterator[None]:
+    """`cli.run_app` (every name a user imports it by) runs ours meanwhile."""
+    from livekit.agents import cli as lk_cli
+
+    modules = [lk_cli]
+    with contextlib.suppress(ImportError):
+        from livekit.agents.cli import cli as lk_cli_impl
+
+        modules.append(lk_cli_impl)
+    saved = [m.run_app for m in modules]
+    for m in modules:
+        m.run_app = run_app
     try:
         yield
     finally:
-        lk_cli.run_app, lk_cli_impl.run_app = saved
+        for m, original in zip(modules, saved, strict=True):
+            m.run_app = original
 
 
-def _discover(module: types.ModuleType) -> tuple[str, AgentServer] | None:
+def _discover(module: types.ModuleType) -> tuple[str, Any] | None:
     """The module's AgentServer, chosen as livekit-agents' discovery chooses."""
+    try:
+        from livekit.agents import AgentServer
+    except ImportError:  # before AgentServer existed, only run_app starts a worker
+        return None
     found = {k: v for k, v in vars(module).items() if isinstance(v, AgentServer)}
     for name in (*PREFERRED_NAMES, *found):
         if name in found:
@@ -150,98 +202,265 @@ def _discover(module: types.ModuleType) -> tuple[str, AgentServer] | None:
     return None
 
 
-def _export_stack_environment(settings: Settings) -> None:
-    """The stack's resolved values (environment, then .env, then defaults) as variables, so
-    what livekit-agents and the user's code read from the environment matches the stack:
-    an empty agent_name falls back to LIVEKIT_AGENT_NAME, and `api.LiveKitAPI()` in a job
-    finds the server and keys. Job processes inherit them."""
+def _export_stack_environment(launch: Launch) -> None:
+    """The stack's resolved values as variables, so what livekit-agents and the user's
+    code read from the environment matches the stack: an empty agent_name falls back to
+    LIVEKIT_AGENT_NAME, and `api.LiveKitAPI()` in a job finds the server and keys. Job
+    processes inherit them."""
     os.environ.update(
-        LIVEKIT_URL=settings.livekit_url,
-        LIVEKIT_API_KEY=settings.livekit_api_key,
-        LIVEKIT_API_SECRET=settings.livekit_api_secret,
-        LIVEKIT_AGENT_NAME=settings.livekit_agent_name,
+        LIVEKIT_URL=launch.url,
+        LIVEKIT_API_KEY=launch.api_key,
+        LIVEKIT_API_SECRET=launch.api_secret,
+        LIVEKIT_AGENT_NAME=launch.agent_name,
     )
 
 
-def _apply_stack_settings(server: AgentServer, settings: Settings) -> None:
-    """What the stack needs to supervise and find the worker; the agent itself (name,
+def _env_option_types() -> tuple[type, ...]:
+    """livekit-agents' "dev default / prod default" marker, by its name in each version."""
+    from livekit.agents import worker
+
+    names = ("ServerEnvOption", "_WorkerEnvOption")
+    return tuple(t for n in names if isinstance(t := getattr(worker, n, None), type))
+
+
+def _default_load() -> Callable[..., float] | None:
+    with contextlib.suppress(ImportError, AttributeError):
+        from livekit.agents.worker import _DefaultLoadCalc
+
+        return _DefaultLoadCalc.get_load  # type: ignore[no-any-return]
+    return None
+
+
+def _apply_stack_settings(options: Any, launch: Launch) -> None:
+    """What the stack needs to supervise and find the worker, on an AgentServer (private
+    fields, no public setter) or a WorkerOptions (public fields); the agent itself (name,
     entrypoint, prewarm, request handler) stays the user's."""
+    server_style = hasattr(options, "_agent_name")
+
+    def get(name: str) -> Any:
+        return getattr(options, f"_{name}" if server_style else name)
+
+    def put(name: str, value: Any) -> None:
+        setattr(options, f"_{name}" if server_style else name, value)
+
     # The health server on AGENT_HTTP_HOST:AGENT_HTTP_PORT, where the proxy and the doctor
-    # look (livekit-agents' dev default is a random port). AgentServer has no public setter
-    # for these; update_options does not take them.
-    server._host = settings.agent_http_host
-    server._port = settings.agent_http_port
-    # Where the user's file left livekit-agents' default (a dev/prod pair), the stack's
-    # knobs apply, so AGENT_IDLE_PROCESSES and AGENT_LOAD_THRESHOLD mean what they mean for
-    # the built-in worker; a value the user set is kept.
-    changes: dict[str, Any] = {}
-    if isinstance(server._num_idle_processes, ServerEnvOption):
-        changes["num_idle_processes"] = settings.idle_processes
-    if settings.agent_load_threshold is not None and isinstance(
-        server._load_threshold, ServerEnvOption
-    ):
-        changes["load_threshold"] = settings.agent_load_threshold
-    server.update_options(**changes)
+    # look (livekit-agents' dev default is a random port).
+    put("host", launch.http_host)
+    put("port", launch.http_port)
+    # Where the file left livekit-agents' default (a dev/prod pair), the stack's knobs
+    # apply, so AGENT_IDLE_PROCESSES and AGENT_LOAD_THRESHOLD mean what they mean for the
+    # built-in worker; a value the user set is kept.
+    defaults = _env_option_types()
+    if launch.idle_processes is not None and isinstance(get("num_idle_processes"), defaults):
+        put("num_idle_processes", launch.idle_processes)
+    threshold_default = isinstance(get("load_threshold"), defaults)
+    if launch.load_threshold is not None and threshold_default:
+        put("load_threshold", launch.load_threshold)
     # As for the built-in worker: with no threshold asked for, by the stack or by the file,
-    # a saturated machine does not make the server drop the file's jobs (agent/load.py). A
-    # load_fnc of the file's own stays, and so does what it means.
+    # a saturated machine does not make the server drop the file's jobs. A load_fnc of the
+    # file's own stays, and so does what it means.
+    default_load = _default_load()
     if (
-        settings.agent_load_threshold is None
-        and isinstance(server._load_threshold, ServerEnvOption)
-        and uses_default_load(server)
+        launch.load_threshold is None
+        and threshold_default
+        and default_load is not None
+        and get("load_fnc") in (None, default_load)
     ):
-        server.load_fnc = never_saturated_load
+        options.load_fnc = lambda *worker: min(default_load(*worker), MAX_REPORTED_LOAD)
 
 
-def _run(server: AgentServer, style: str, launch: Launch) -> None:
-    """Run `server` through livekit-agents' thin `start` path (what
-    `python -m livekit.agents start <file> [--dev]` calls), not the deprecated rich CLI."""
+def _thin_start() -> Callable[[Any, Any], None] | None:
+    """livekit-agents' thin `start` path (what `python -m livekit.agents start` calls), when
+    this version has it in the form this runner knows."""
+    try:
+        from livekit.agents.cli import cli as lk_cli_impl
+        from livekit.agents.cli import proto
+    except ImportError:
+        return None
+    run_worker = getattr(lk_cli_impl, "_run_worker", None)
+    fields = getattr(getattr(proto, "CliArgs", None), "__dataclass_fields__", {})
+    if run_worker is None or "dev" not in fields or "url" not in fields:
+        return None
+    if list(inspect.signature(run_worker).parameters) != ["server", "args"]:
+        return None
+    return run_worker  # type: ignore[no-any-return]
+
+
+def _run(
+    server: Any, original_run_app: Callable[..., None], launch: Launch, style: str = ""
+) -> None:
+    """Run `server` (an AgentServer or WorkerOptions) through livekit-agents' thin `start`
+    path where it has one, else through its own run_app with `start`."""
     launch.started = True
-    settings = launch.settings
-    _apply_stack_settings(server, settings)
-    agent_name: str = server._agent_name  # no public accessor; set by rtc_session
-
-    @server.once("worker_started")
-    def _say_what_runs() -> None:
-        # Logged once logging is set up (inside _run_worker), in the worker's own format.
-        logger.info(
-            "running your agent file %s (%s) as agent_name=%r, health on %s",
-            launch.shown_path,
-            style,
-            agent_name,
-            settings.worker_health_url,
-        )
-        if agent_name != settings.livekit_agent_name:
-            logger.warning(
-                "your agent file registers agent_name=%r but LIVEKIT_AGENT_NAME=%r: the proxy "
-                "and the doctor dispatch your file's name when none is given, but a client that "
-                "names LIVEKIT_AGENT_NAME finds no worker; set LIVEKIT_AGENT_NAME=%s",
-                agent_name,
-                settings.livekit_agent_name,
-                agent_name,
-            )
-
-    args = proto.CliArgs(
-        log_level=launch.log_level.upper(),
-        url=settings.livekit_url,
-        api_key=settings.livekit_api_key,
-        api_secret=settings.livekit_api_secret,
-        log_format="colored",  # as the built-in worker: readable lines in honcho
-        dev=launch.dev,
+    run_worker = _thin_start()
+    try:
+        from livekit.agents import AgentServer
+    except ImportError:
+        AgentServer = None  # noqa: N806 - a class, as livekit-agents names it
+    is_server = AgentServer is not None and isinstance(server, AgentServer)
+    style = style or (
+        "AgentServer style, run by cli.run_app" if is_server else "WorkerOptions style"
     )
-    lk_cli_impl._run_worker(server, args)
+    if run_worker is not None and AgentServer is not None:
+        if not is_server:
+            server = AgentServer.from_server_options(server)
+        _apply_stack_settings(server, launch)
+        agent_name = str(server._agent_name)  # no public accessor; set by rtc_session
+        server.once("worker_started", lambda: _say_what_runs(launch, style, agent_name))
+        from livekit.agents.cli import proto
+
+        args = proto.CliArgs(
+            log_level=launch.log_level.upper(),
+            url=launch.url,
+            api_key=launch.api_key,
+            api_secret=launch.api_secret,
+            log_format="colored",  # as the built-in worker: readable lines in honcho
+            dev=launch.dev,
+        )
+        run_worker(server, args)
+        return
+    # An older livekit-agents: its own CLI, `start` (it has no `--dev` flag there; `dev`
+    # would add its own file watcher on top of the supervisor's).
+    _apply_stack_settings(server, launch)
+    agent_name = str(getattr(server, "agent_name", "") or getattr(server, "_agent_name", ""))
+    _say_what_runs(launch, style, agent_name, to_stderr=True)
+    sys.argv = [sys.argv[0], "start", "--log-level", launch.log_level.upper()]
+    original_run_app(server)
+
+
+def _say_what_runs(launch: Launch, style: str, agent_name: str, *, to_stderr: bool = False) -> None:
+    """Which file, as which agent, in which Python with which livekit-agents."""
+    lines = [
+        f"running your agent file {launch.shown_path} ({style}) as agent_name={agent_name!r}, "
+        f"health on {launch.health_url}; python {sys.executable}, "
+        f"livekit-agents {livekit_agents_version()}"
+    ]
+    if agent_name != launch.agent_name:
+        lines.append(
+            f"your agent file registers agent_name={agent_name!r} but "
+            f"LIVEKIT_AGENT_NAME={launch.agent_name!r}: the proxy and the doctor dispatch your "
+            "file's name when none is given, but a client that names LIVEKIT_AGENT_NAME finds "
+            f"no worker; set LIVEKIT_AGENT_NAME={agent_name}"
+        )
+    for i, line in enumerate(lines):
+        if to_stderr:  # logging is not set up yet on this path
+            print(f"[agent] {line}", file=sys.stderr, flush=True)
+        else:
+            (logger.info if i == 0 else logger.warning)(line)
 
 
 def _one_line(exc: BaseException, path: Path) -> str:
     """The user's own line for an exception: where in their code, and what."""
     where = ""
     if isinstance(exc, SyntaxError) and exc.filename:
-        where = f"{exc.filename}:{exc.lineno}: "
+        where = f"{_shown(exc.filename)}:{exc.lineno}: "
     else:
         frames = traceback.extract_tb(exc.__traceback__)
         # The innermost frame in the user's file (an import error surfaces inside importlib).
         own = [f for f in frames if f.filename == str(path)]
         if own:
-            where = f"{own[-1].filename}:{own[-1].lineno}: "
+            where = f"{_shown(own[-1].filename)}:{own[-1].lineno}: "
     message = " ".join(str(exc).split())
     return f"{where}{type(exc).__name__}: {message}" if message else f"{where}{type(exc).__name__}"
+
+
+def _shown(filename: str) -> str:
+    """A path as the user reads it: relative to the working directory (the project's, for
+    AGENT_DIR) when it is inside it."""
+    path = Path(filename)
+    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else filename
+
+
+def plugin_package(module: str) -> str:
+    """`livekit.plugins.ai_coustics` -> `livekit-plugins-ai-coustics`, as LiveKit names them."""
+    return "livekit-plugins-" + module.split(".")[2].replace("_", "-")
+
+
+def imported_plugins(source: str) -> list[str]:
+    """Every `livekit.plugins.<name>` a file imports, in order, once each."""
+    found: list[str] = []
+    for node in ast.walk(ast.parse(source)):
+        names: list[str] = []
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if node.module == PLUGINS:
+                names = [f"{PLUGINS}.{a.name}" for a in node.names]
+            elif node.module.startswith(PLUGINS + "."):
+                names = [node.module]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names if a.name.startswith(PLUGINS + ".")]
+        for name in names:
+            top = ".".join(name.split(".")[:3])
+            if top not in found:
+                found.append(top)
+    return found
+
+
+def _missing_plugins(exc: BaseException, path: Path, launch: Launch) -> str:
+    """For an import error of a LiveKit plugin: every plugin the file imports that is not
+    installed, named as a package to add, at once (not one per restart)."""
+    if not isinstance(exc, ImportError) or PLUGINS not in str(exc):
+        return ""
+    try:
+        wanted = imported_plugins(path.read_text())
+    except (OSError, SyntaxError, ValueError):
+        return ""
+    missing = []
+    for module in wanted:
+        try:
+            if importlib.util.find_spec(module) is None:
+                missing.append(module)
+        except (ImportError, ValueError):
+            missing.append(module)
+    if not missing:
+        return ""
+    packages = [plugin_package(m) for m in missing]
+    how = (launch.add_packages or "add {packages} to your environment").format(
+        packages=" ".join(packages)
+    )
+    return f"; not installed here: {', '.join(packages)}{FIX_SEPARATOR}{how}"
+
+
+def launch_from_environment(shown_path: str) -> Launch:
+    """Script mode: what `python -m agent` resolved, passed in DEVSTACK_RUN_* variables."""
+    env = os.environ
+
+    def number(name: str) -> str | None:
+        return env.get(name) or None
+
+    idle, threshold = number("DEVSTACK_RUN_IDLE_PROCESSES"), number("DEVSTACK_RUN_LOAD_THRESHOLD")
+    return Launch(
+        shown_path=env.get("DEVSTACK_RUN_SHOWN") or shown_path,
+        url=env["LIVEKIT_URL"],
+        api_key=env["LIVEKIT_API_KEY"],
+        api_secret=env["LIVEKIT_API_SECRET"],
+        agent_name=env.get("LIVEKIT_AGENT_NAME", ""),
+        http_host=env.get("DEVSTACK_RUN_HTTP_HOST", "127.0.0.1"),
+        http_port=int(env.get("DEVSTACK_RUN_HTTP_PORT", "8081")),
+        idle_processes=int(idle) if idle else None,
+        load_threshold=float(threshold) if threshold else None,
+        dev=env.get("DEVSTACK_RUN_DEV", "1") == "1",
+        log_level=env.get("DEVSTACK_RUN_LOG_LEVEL", "info"),
+        label=env.get("DEVSTACK_RUN_LABEL", "AGENT_DIR"),
+        add_packages=env.get("DEVSTACK_RUN_ADD_PACKAGES", ""),
+    )
+
+
+def main(argv: list[str]) -> None:
+    """`<python> user_file.py FILE`: run FILE's worker; `--version`: print livekit-agents'."""
+    if argv[:1] == ["--version"]:
+        print(livekit_agents_version())
+        return
+    (shown,) = argv
+    launch = launch_from_environment(shown)
+    try:
+        run_agent_file(shown, launch)
+    except AgentFileError as exc:
+        sys.exit(f"agent: {exc}")
+
+
+if __name__ == "__main__":
+    # Run as a script, this file's folder (the stack's agent/) is first on sys.path: drop
+    # it, so none of the stack's modules can shadow the project's own.
+    here = str(Path(__file__).resolve().parent)
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(here)]
+    main(sys.argv[1:])

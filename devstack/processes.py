@@ -136,6 +136,7 @@ class AgentWorker(Process):
         agent_name: str,
         *args: str,
         supervised: bool = False,
+        watch_agent: bool = False,
         **env: str,
     ) -> None:
         self.agent_name = agent_name
@@ -144,7 +145,16 @@ class AgentWorker(Process):
         self.supervisor_name = f"agent-{agent_name or 'unnamed'}-{self.http_port}"
         worker = [sys.executable, "-m", "agent", "--log-level", "info", *args]
         if supervised:
-            worker = [sys.executable, "-m", "supervisor", self.supervisor_name, "--", *worker]
+            watch = ["--watch-agent"] if watch_agent else []
+            worker = [
+                sys.executable,
+                "-m",
+                "supervisor",
+                self.supervisor_name,
+                *watch,
+                "--",
+                *worker,
+            ]
         super().__init__(
             f"agent worker {agent_name!r}",
             worker,
@@ -179,9 +189,13 @@ class AgentWorker(Process):
 
     def supervised_pid(self) -> int:
         """The pid of the worker a supervisor runs now (from its state file)."""
+        return int(self.supervised_state()["pid"])
+
+    def supervised_state(self) -> dict[str, object]:
+        """The supervisor's state file: running, restarting or crash-looping, and why."""
         assert self.state_dir is not None
         path = self.state_dir / "processes" / f"{self.supervisor_name}.json"
-        return int(json.loads(path.read_text())["pid"])
+        return dict(json.loads(path.read_text()))
 
 
 class Proxy(Process):

@@ -53,8 +53,11 @@ class Settings(BaseSettings):
     agent_idle_processes: int | None = Field(None, ge=0, le=64, examples=[4])
     agent_load_threshold: float | None = Field(None, gt=0, le=1, examples=[0.7])
     agent_mode: Literal["loopback", "openai", "auto"] = Field("loopback", examples=["loopback"])
-    # Your own worker file, run in place of agent/worker.py (see agent/user_file.py).
+    # Your own worker file, run in place of agent/worker.py (see agent/user_file.py); with
+    # AGENT_DIR, relative to that project (default: src/agent.py or agent.py).
     agent_file: str | None = Field(None, examples=["path/to/agent.py"])
+    # Your own agent project, run in its own environment (see agent/project.py).
+    agent_dir: str | None = Field(None, examples=["path/to/agent-starter-python"])
     # --- OpenAI voice pipeline (AGENT_MODE=openai) ---
     openai_api_key: str | None = Field(None, examples=["sk-..."], repr=False)
     openai_base_url: str | None = Field(None, examples=["http://localhost:8000/v1"])
@@ -70,6 +73,10 @@ class Settings(BaseSettings):
     # Where the stack keeps its runtime state: the livekit-server log (read to learn which
     # workers are registered), the supervisor's process states.
     devstack_state_dir: str = Field(".devstack", examples=[".devstack"])
+    # What the stack builds or downloads once and keeps outside the repository: uv, the
+    # server binary, a requirements.txt project's venv. Empty: $XDG_CACHE_HOME (or
+    # ~/.cache)/livekit-devstack, as scripts/setup uses.
+    devstack_cache: str = Field("", examples=["~/.cache/livekit-devstack"])
     # --- several nodes (make dev-cluster): name=url of each livekit-server node, and the
     # Redis they share; empty for the single node of `make dev`.
     livekit_nodes: str = Field("", examples=["a=ws://localhost:7880,b=ws://localhost:7890"])
@@ -139,6 +146,22 @@ class Settings(BaseSettings):
         return path if path.is_absolute() else REPO_ROOT / path
 
     @property
+    def own_agent(self) -> str | None:
+        """The user's own agent the stack runs, as a setting reads (AGENT_DIR=..., or
+        AGENT_FILE=...); None for the built-in worker. Its worker names itself."""
+        if self.agent_dir:
+            return f"AGENT_DIR={self.agent_dir}"
+        return f"AGENT_FILE={self.agent_file}" if self.agent_file else None
+
+    @property
+    def cache_dir(self) -> Path:
+        """DEVSTACK_CACHE, else where scripts/setup caches (the same rule as its own)."""
+        if self.devstack_cache:
+            return Path(self.devstack_cache).expanduser()
+        base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+        return Path(base) / "livekit-devstack"
+
+    @property
     def server_log_path(self) -> Path:
         """The livekit-server log scripts/livekit-server writes and the proxy follows."""
         return self.state_dir / "livekit-server.log"
@@ -168,7 +191,8 @@ class Settings(BaseSettings):
         crash or blocking call cannot take the others with it."""
         if self.agent_job_executor != "auto":
             return self.agent_job_executor
-        return "loop" if self.mode == "loopback" and not self.agent_file else "process"
+        own_agent = self.agent_file or self.agent_dir
+        return "loop" if self.mode == "loopback" and not own_agent else "process"
 
     @property
     def idle_processes(self) -> int:

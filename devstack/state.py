@@ -13,6 +13,7 @@ from typing import Any
 
 PROCESSES = "processes"
 WORKERS = "workers"
+PROJECTS = "projects"  # AGENT_DIR: what `python -m agent` found and prepared
 
 
 def process_name(default: str) -> str:

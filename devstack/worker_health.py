@@ -70,8 +70,8 @@ def registered_name(pool: list[tuple[dict[str, Any], WorkerStatus]]) -> str | No
 
 async def default_agent_name(settings: Settings) -> str:
     """The name to dispatch when none is given: LIVEKIT_AGENT_NAME, or, when the stack runs
-    your own agent file (AGENT_FILE), the name that worker registered with."""
-    if settings.agent_file:
+    your own agent (AGENT_FILE, AGENT_DIR), the name that worker registered with."""
+    if settings.own_agent:
         return registered_name(await pool_statuses(settings.state_dir)) or (
             settings.livekit_agent_name
         )

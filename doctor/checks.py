@@ -42,7 +42,9 @@ def _keys(f: Facts) -> tuple[str, Status] | None:
 
 
 def _worker(f: Facts) -> tuple[str, Status] | None:
-    w = f.ev.worker
+    w, crash = f.ev.worker, f.ev.agent_crash
+    if not w.reachable and crash:
+        return f"{crash['name']} {crash['state']}: {crash['error']}", "fail"
     if not w.reachable:
         return f"nothing answers at {w.url} ({w.detail})", "fail"
     if not w.healthy:
@@ -128,6 +130,22 @@ def _dispatches(f: Facts) -> tuple[str, Status] | None:
     return f"for {name_of(f.ev.agent_name)}: {listing or 'none'}", "pass"
 
 
+def _jobs(f: Facts) -> tuple[str, Status] | None:
+    """What the worker's own log says of the room's jobs (the stack's own workers)."""
+    if not f.ev.job_failures:
+        return None
+    said = {
+        "crashed": "crashed",
+        "model_files": "crashed (model files)",
+        "session": "session failing",
+    }
+    listing = "; ".join(
+        f"{j['job_id']} {said.get(j['kind'], j['kind'])}: {j['error'][:140]}"
+        for j in f.ev.job_failures
+    )
+    return listing, "fail"
+
+
 def _probe(f: Facts) -> tuple[str, Status] | None:
     p = f.ev.probe
     if p is None:
@@ -189,6 +207,7 @@ TOPICS: list[tuple[str, str, Callable[[Facts], tuple[str, Status] | None]]] = [
     ("token", "token", _token),
     ("room", "room", _room),
     ("dispatches", "dispatches", _dispatches),
+    ("jobs", "agent's jobs", _jobs),
     ("probe", "live probe", _probe),
 ]
 TOKEN_NAMES_FIX = "Mint the token with the worker's agent name."

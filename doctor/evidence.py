@@ -21,6 +21,7 @@ from devstack.server_log import WorkerRegistry, read_registry
 from devstack.settings import Settings, http_url
 from devstack.tokens import admin_token
 from devstack.worker_health import WorkerStatus, fetch_worker_status, pool_statuses
+from doctor.agent_facts import agent_crash_facts, job_failures, project_facts
 from doctor.probe import ProbeFacts, run_probe
 from doctor.token_report import TokenReport, analyze_token
 
@@ -119,6 +120,15 @@ class Evidence:
     redis: dict[str, Any] | None = None
     # Every worker of the stack's pool: name, health URL, agent name, load, jobs.
     pool: list[dict[str, Any]] = field(default_factory=list)
+    # The agent process the supervisor cannot keep up: {name, state, error, fix, restarts,
+    # watching} (devstack/crash.py), None when every agent process runs.
+    agent_crash: dict[str, Any] | None = None
+    # Your own agent project (AGENT_DIR): {root, kind, livekit_agents, download_files_ok,
+    # download_failures}.
+    project: dict[str, Any] | None = None
+    # What the worker's own log says about the room's jobs since its newest dispatch: each
+    # job that crashed, lacked its model files or whose session failed (worker_log.py).
+    job_failures: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -137,6 +147,9 @@ class Evidence:
             "room_name": self.room_name,
             "room_earlier_node": self.room_earlier_node,
             "redis": self.redis,
+            "agent_crash": self.agent_crash,
+            "project": self.project,
+            "job_failures": self.job_failures,
         }
 
     @classmethod
@@ -166,6 +179,9 @@ class Evidence:
             room_name=d.get("room_name"),
             room_earlier_node=d.get("room_earlier_node"),
             redis=d.get("redis"),
+            agent_crash=d.get("agent_crash"),
+            project=d.get("project"),
+            job_failures=d.get("job_failures", []),
         )
 
 
@@ -245,6 +261,18 @@ def gave_up(registry: WorkerRegistry, room: RoomFacts, agent_name: str) -> list[
     return registry.gave_up_since(room.name, agent_name, newest)
 
 
+def failures_since_dispatch(
+    state_dir: Path, room: RoomFacts, agent_name: str
+) -> list[dict[str, Any]]:
+    """The worker log's failures of `agent_name`'s jobs in `room` since its newest dispatch
+    (or since the room was created): an older room of that name is not this one."""
+    if not room.exists:
+        return []
+    mine = [d.age_seconds for d in room.dispatches if d.agent_name == agent_name]
+    age = min(mine) if mine else room.age_seconds
+    return job_failures(state_dir, room.name, agent_name, time.time() - age if age else 0.0)
+
+
 async def gather(target: Target) -> Evidence:
     """Everything the rules need; each part degrades to 'unknown' instead of failing."""
     server, worker = await asyncio.gather(
@@ -286,6 +314,8 @@ async def gather(target: Target) -> Evidence:
             {"name": w["name"], **status.to_dict()}
             for w, status in await pool_statuses(target.state_dir)
         ]
+        evidence.agent_crash = agent_crash_facts(target.state_dir)
+        evidence.project = project_facts(target.state_dir)
     if server.auth != "ok":
         return evidence
     async with api_client(target.url, target.api_key, target.api_secret) as lk:
@@ -296,6 +326,10 @@ async def gather(target: Target) -> Evidence:
                 evidence.room = await room_facts(lk, room_name)
             if registry is not None and evidence.room is not None:
                 evidence.gave_up = gave_up(registry, evidence.room, agent_name or "")
+            if target.state_dir is not None and evidence.room is not None:
+                evidence.job_failures = failures_since_dispatch(
+                    target.state_dir, evidence.room, agent_name or ""
+                )
         if target.probe and agent_name:
             evidence.probe = await run_probe(lk, agent_name, target.probe_timeout)
     return evidence

@@ -14,6 +14,7 @@ from functools import cached_property
 from typing import Any
 
 from devstack.cluster import created_again
+from devstack.crash import MODEL_FILES_FIX
 from devstack.rooms import UNTAKEN_AFTER_SECONDS
 from devstack.server_log import no_capacity
 from doctor.evidence import DispatchFacts, Evidence
@@ -103,6 +104,10 @@ class Facts:
             if p.get("tracks") == 0 and not p.get("state")
         ]
 
+    def failures(self, kind: str) -> list[dict[str, Any]]:
+        """The room's jobs of this kind of failure, from the worker's own log, newest last."""
+        return [j for j in self.ev.job_failures if j["kind"] == kind]
+
     @property
     def room_age(self) -> str:
         age = self.ev.room.age_seconds if self.ev.room else None
@@ -135,8 +140,60 @@ def _node_down(f: Facts) -> str:
     return f"{said}; the other nodes take new rooms and dispatches"
 
 
+def _crashing(f: Facts) -> str:
+    c = f.ev.agent_crash or {}
+    how = (
+        f"it failed the same way at start {c.get('restarts', 0)} times and waits for a file of "
+        f"{c.get('watching') or 'your project'} to change"
+        if c.get("state") == "crash-looping"
+        else "the supervisor restarts it with backoff"
+    )
+    return (
+        f"the worker ({c.get('name')}) is {c.get('state')}: {c.get('error')}; {how}, so nothing "
+        f"can take a dispatch for {name_of(f.ev.agent_name)}. Fix: {c.get('fix')}"
+    )
+
+
+def _model_files(f: Facts) -> str:
+    j = f.failures("model_files")[-1]
+    said = f"the job {j['job_id']} of {name_of(f.ev.agent_name)} in room {_room(f)} crashed before the agent joined: {j['error']}"
+    failed = (f.ev.project or {}).get("download_failures") or []
+    if failed:
+        said += f"; download-files failed at start ({failed[0][:160]})"
+    return said + "; the plugin's model files were never downloaded"
+
+
+def _job_crashed(f: Facts) -> str:
+    j = f.failures("crashed")[-1]
+    return (
+        f"the job {j['job_id']} of {name_of(f.ev.agent_name)} in room {_room(f)} crashed before "
+        f"the agent joined: its entrypoint raised `{j['error']}` (the worker's log has the "
+        "traceback); the dispatch keeps its job, the server never retries, so no agent comes"
+    )
+
+
+def _session_failed(f: Facts) -> str:
+    j = f.failures("session")[-1]
+    where = (
+        f"agent {name_of(f.ev.agent_name)} joined room {_room(f)}"
+        if f.agents
+        else f"the session of agent {name_of(f.ev.agent_name)} in room {_room(f)} failed and the agent left"
+    )
+    if j.get("inference"):
+        return (
+            f"{where}, but its session cannot reach LiveKit Inference ({j['error']}, "
+            f'{j["count"]} times): Inference (inference.STT/LLM/TTS, "provider/model" strings) is '
+            "a LiveKit Cloud service that a self-hosted server does not provide, so the agent "
+            "hears and says nothing"
+        )
+    return f"{where}, but its session's model services fail ({j['error']}, {j['count']} times), so it hears and says nothing"
+
+
 ANNOUNCE = "Right after `await ctx.connect()`, set an attribute (`await ctx.room.local_participant.set_attributes({'lk.agent.state': 'listening'})`) or publish the agent's track: either is sent to the room at once."
 SATURATED = "Dispatch again (the stack's watcher does it for you unless AGENT_REDISPATCH=off). The stack's worker, and your AGENT_FILE unless it sets its own load_fnc, never report more than 0.99 unless AGENT_LOAD_THRESHOLD is set; a load_fnc of your own should stay below 1.0 (workers on the same machine read the same CPU)."
+CRASHING = "Do what the verdict's fix says (the worker's last error and its fix are also on /api/health and the debug page); with AGENT_DIR or AGENT_FILE, saving a file of your agent restarts it."
+JOB_CRASHED = "Fix the exception in your entrypoint (the worker's log has the traceback), then dispatch again."
+SESSION_FAILED = "For LiveKit Inference: give the worker a LiveKit Cloud project's key as LIVEKIT_INFERENCE_API_KEY/LIVEKIT_INFERENCE_API_SECRET (with AGENT_DIR the stack passes your project's Cloud key for you; it needs the internet), or use provider plugins with your own keys (livekit-plugins-openai with OPENAI_API_KEY, or OPENAI_BASE_URL for a local server). For another model service: check its key and URL in the worker's environment."
 DISPATCH_ONCE = "Dispatch once per room: every CreateDispatch starts another agent (POST /api/dispatch-agent dedupes)."
 RULES: list[Rule] = [
     Rule("server_unreachable", "server", True,
@@ -175,6 +232,18 @@ RULES: list[Rule] = [
          lambda f: bool(f.ev.token and f.ev.token.signature == "invalid"),
          lambda f: "the token's signature does not match the server's secret; the client cannot join with it",
          "Sign it with the server's secret."),
+    Rule("model_files_missing", "jobs", True,
+         lambda f: not f.agents and bool(f.failures("model_files")),
+         _model_files,
+         MODEL_FILES_FIX),
+    Rule("job_crashed", "jobs", True,
+         lambda f: not f.agents and bool(f.failures("crashed")),
+         _job_crashed,
+         JOB_CRASHED),
+    Rule("session_failed", "jobs", True,
+         lambda f: bool(f.failures("session")),
+         _session_failed,
+         SESSION_FAILED),
     Rule("duplicate_agents", "dispatches", True,
          lambda f: len(f.agents) > 1,
          lambda f: f"{len(f.agents)} agents named {name_of(f.ev.agent_name)} are in room {_room(f)} from {len(f.mine)} dispatches: every CreateDispatch launches another agent; dispatch once (POST /api/dispatch-agent dedupes)",
@@ -186,6 +255,10 @@ RULES: list[Rule] = [
     Rule("agent_present", "room", False,
          lambda f: bool(f.agents),
          lambda f: f"agent {name_of(f.ev.agent_name)} is in room {_room(f)} as {f.agents[0]}: nothing blocks it"),
+    Rule("worker_crashing", "worker", True,
+         lambda f: bool(f.ev.agent_crash) and not f.taken,
+         _crashing,
+         CRASHING),
     Rule("worker_down", "worker", True,
          lambda f: not f.ev.worker.reachable and not f.taken and not f.ev.registered,
          lambda f: f"no agent worker answers at {f.ev.worker.url}: nothing can take a dispatch for {name_of(f.ev.agent_name)}; start the worker",

@@ -1,5 +1,5 @@
 """Which agent name the proxy dispatches when a request names none: LIVEKIT_AGENT_NAME, or,
-when the stack runs your own agent file (AGENT_FILE), the name that worker registered
+when the stack runs your own agent (AGENT_FILE, AGENT_DIR), the name that worker registered
 with, as its health server reports it. A request that names an agent always gets that
 one, so a mismatch stays a mismatch and the doctor still names it."""
 
@@ -13,7 +13,7 @@ from proxy.errors import ApiError
 async def agent_name_for(settings: Settings, requested: str | None) -> str:
     """The agent name to dispatch: the request's, else the default; never empty."""
     name = requested
-    if name is None and settings.agent_file:
+    if name is None and settings.own_agent:
         name = registered_name(await pool_statuses(settings.state_dir))
         if name is None:
             # Until your worker is up its name is unknown: guessing LIVEKIT_AGENT_NAME would
@@ -21,7 +21,7 @@ async def agent_name_for(settings: Settings, requested: str | None) -> str:
             raise ApiError(
                 503,
                 "worker_starting",
-                f"the worker of AGENT_FILE={settings.agent_file} is not up yet, so the agent "
+                f"the worker of {settings.own_agent} is not up yet, so the agent "
                 "name it registers is not known",
                 "Wait for its 'registered worker' line, or pass agent_name.",
             )

@@ -45,6 +45,12 @@ function log(event, message = "", level = "") {
   li.scrollIntoView({ block: "nearest" });
 }
 
+// Why the worker cannot start, and the fix: visible without opening the terminal.
+function showCrash(text) {
+  $("crash").textContent = text;
+  $("crash").hidden = !text;
+}
+
 function showBanner(text) {
   $("banner").textContent = text;
   $("banner").hidden = !text;
@@ -88,7 +94,9 @@ async function refreshStatus() {
   // Agent processes only; one copy of a pool restarting while another is registered is fine.
   const restarting = (health.processes || []).filter((p) => p.state === "restarting" && p.name.startsWith("agent"));
   const registered = health.registered || {};
-  if (restarting.length && !registered.expected_agent_registered) pill("pill-worker", "bad", `${restarting.map((p) => p.name).join(", ")} restarting (${restarting[0].last_exit})`);
+  const crash = health.agent_crash;
+  if (crash && !registered.expected_agent_registered) pill("pill-worker", "bad", `${crash.state}: ${crash.error}`, crash.fix);
+  else if (restarting.length && !registered.expected_agent_registered) pill("pill-worker", "bad", `${restarting.map((p) => p.name).join(", ")} restarting (${restarting[0].last_exit})`);
   else if (registered.known && registered.expected_agent_registered === false) pill("pill-worker", "warn", `waiting for worker "${health.expected_agent_name}"`);
   else if (!w.reachable && !registered.expected_agent_registered) pill("pill-worker", "bad", "no worker");
   else if (health.names_match === false && !registered.expected_agent_registered) pill("pill-worker", "warn", `worker "${w.agent_name || "(unnamed)"}" ≠ "${health.expected_agent_name}"`);
@@ -107,9 +115,12 @@ async function refreshStatus() {
   return health;
 }
 
-function pill(id, kind, text) {
+function pill(id, kind, text, fix = "") {
   $(id).className = `pill ${kind}`;
   $(id).textContent = text;
+  // The fix rides along as the tooltip and in the banner below the pills.
+  $(id).title = fix;
+  if (id === "pill-worker") showCrash(kind === "bad" && fix ? `${text}. Fix: ${fix}` : "");
 }
 
 const state = () => devstack.state;

@@ -1,9 +1,16 @@
-"""`python -m supervisor NAME -- COMMAND...`: run COMMAND, restart it when it exits.
+"""`python -m supervisor NAME [--watch-agent] -- COMMAND...`: run COMMAND, restart it when
+it exits.
 
 Backoff: 1 s, doubling to 30 s, back to 1 s once a run lasted 30 s. Ctrl-C or SIGTERM
 stops COMMAND's whole process group (and waits for it) before the supervisor exits, so
-stopping never leaves a process behind. Its state (running, restarting) is written to
-DEVSTACK_STATE_DIR/processes/NAME.json for /api/health and the debug page."""
+stopping never leaves a process behind. Its state (running, restarting, crash-looping,
+with the reason of the last exit and its fix) is written to
+DEVSTACK_STATE_DIR/processes/NAME.json for /api/health, the debug page and the doctor;
+its output goes to the terminal and to DEVSTACK_STATE_DIR/logs/NAME.log.
+
+With --watch-agent (the Procfile's agent), the user's agent project (AGENT_DIR, or
+AGENT_FILE's folder) is watched: a changed file restarts the worker at once, and a worker
+that fails the same way twice at start is not restarted again until a file changes."""
 
 from __future__ import annotations
 
@@ -16,8 +23,11 @@ import sys
 import time
 from pathlib import Path
 
+from devstack.crash import Reason, reason_of
 from devstack.settings import SettingsError, load_settings
 from devstack.state import PROCESSES, process_name, remove_state, write_state
+from supervisor.output import Output
+from supervisor.watch import Watcher, watched_folder
 
 FIRST_BACKOFF = 1.0
 MAX_BACKOFF = 30.0
@@ -25,6 +35,9 @@ STABLE_AFTER = 30.0  # a run this long resets the backoff
 # honcho SIGKILLs what is still running 5 s after its SIGTERM; the group must be gone first.
 STOP_GRACE = 4.0
 TICK = 0.1
+# The same failure this many times in a row, each within STABLE_AFTER of its start, is a
+# crash loop: restarting again cannot help until something changes.
+SAME_FAILURES = 2
 
 
 def say(name: str, message: str) -> None:
@@ -38,15 +51,23 @@ def describe_exit(code: int) -> str:
 
 
 class Supervisor:
-    def __init__(self, name: str, command: list[str], state_dir: Path) -> None:
+    def __init__(
+        self, name: str, command: list[str], state_dir: Path, watch: Path | None = None
+    ) -> None:
         self.name, self.command, self.state_dir = name, command, state_dir
-        # A plain flag: a signal handler must not take a lock the main thread may hold.
+        # Plain flags: a signal handler must not take a lock the main thread may hold.
         self.stopping = False
+        self.changed: str | None = None  # a file of the watched project that changed
         self.child: subprocess.Popen[bytes] | None = None
         self.restarts = 0
+        self.output = Output(state_dir, name)
+        self.watcher = Watcher(watch, self._on_change) if watch else None
+        self.reason: Reason | None = None
+        self.same_failures = 0
 
     def state(self, state: str, **extra: object) -> None:
         child = self.child.pid if self.child and self.child.poll() is None else None
+        reason = {"last_error": self.reason.error, "fix": self.reason.fix} if self.reason else {}
         write_state(
             self.state_dir,
             PROCESSES,
@@ -58,9 +79,17 @@ class Supervisor:
                 "restarts": self.restarts,
                 "command": " ".join(self.command),
                 "since": time.time(),
+                "log": str(self.output.path),
+                "watching": str(self.watcher.folder) if self.watcher else None,
+                **reason,
                 **extra,
             },
         )
+
+    def _on_change(self, path: str) -> None:
+        """A file of the user's agent changed (watcher thread): restart the worker now."""
+        self.changed = path
+        self._signal_child(signal.SIGTERM)
 
     def stop(self, signum: int, _frame: object) -> None:
         """Stop the child's whole group: the worker's job processes, the server's container."""
@@ -75,28 +104,76 @@ class Supervisor:
     def run(self) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, self.stop)
+        if self.watcher:
+            self.watcher.start()
         backoff = FIRST_BACKOFF
         while not self.stopping:
             started = time.monotonic()
-            self.child = subprocess.Popen(self.command, start_new_session=True)
+            self.changed = None
+            self.child = subprocess.Popen(
+                self.command,
+                start_new_session=True,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                # Piped, a Python child would hold its lines in a buffer.
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+            assert self.child.stdout is not None
+            self.output.follow(self.child.stdout)
             if self.stopping:  # the stop came while the child was being started
                 self._signal_child(signal.SIGTERM)
             self.state("running")
             code = self._wait()
+            self.output.wait()
             if self.stopping:
                 break
             self._kill_group()
-            if time.monotonic() - started >= STABLE_AFTER:
+            if self.changed:
+                say(self.name, f"{self.changed} changed; restarting")
+                self.reason, self.same_failures, backoff = None, 0, FIRST_BACKOFF
+                continue
+            ran = time.monotonic() - started
+            if ran >= STABLE_AFTER:
                 backoff = FIRST_BACKOFF
+            self._judge(reason_of(self.output.lines()), at_start=ran < STABLE_AFTER)
             self.restarts += 1
+            if self.watcher and self.same_failures >= SAME_FAILURES:
+                self._wait_for_change(code)
+                backoff = FIRST_BACKOFF
+                continue
             say(self.name, f"{describe_exit(code)}; restart {self.restarts} in {backoff:.0f} s")
             self.state("restarting", last_exit=describe_exit(code), next_start_in=backoff)
             if self._sleep(backoff):
                 break
             backoff = min(backoff * 2, MAX_BACKOFF)
+        if self.watcher:
+            self.watcher.stop()
         self._reap()
         remove_state(self.state_dir, PROCESSES, self.name)
         return 0
+
+    def _judge(self, reason: Reason | None, *, at_start: bool) -> None:
+        """Count the same failure at start, in a row: the sign of a crash loop."""
+        same = reason is not None and self.reason is not None and reason.error == self.reason.error
+        self.same_failures = self.same_failures + 1 if at_start and same else int(at_start)
+        self.reason = reason
+
+    def _wait_for_change(self, code: int) -> None:
+        """A crash loop: no restart until a file of the project changes (or a stop)."""
+        fix = f" Fix: {self.reason.fix}" if self.reason else ""
+        say(
+            self.name,
+            f"crash-looping: it {describe_exit(code)} the same way {self.same_failures} times "
+            f"at start (the line above says why); not restarting until a file in "
+            f"{self.watcher.folder if self.watcher else '?'} changes, or make dev is "
+            f"restarted.{fix}",
+        )
+        self.state("crash-looping", last_exit=describe_exit(code))
+        while not self.stopping and not self.changed:
+            time.sleep(TICK)
+        if self.changed:
+            say(self.name, f"{self.changed} changed; starting again")
+            self.same_failures = 0
 
     def _sleep(self, seconds: float) -> bool:
         """Sleep up to `seconds`; True when a stop came meanwhile."""
@@ -135,9 +212,17 @@ class Supervisor:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m supervisor", description=__doc__)
     parser.add_argument("name", help="the process's name (honcho's copy name wins: agent.2)")
-    parser.add_argument("command", nargs=argparse.REMAINDER, help="-- COMMAND [ARGS...]")
-    args = parser.parse_args(argv)
-    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    parser.add_argument(
+        "--watch-agent",
+        action="store_true",
+        help="restart on a change to the user's agent (AGENT_DIR, or AGENT_FILE's folder)",
+    )
+    parser.epilog = "-- COMMAND [ARGS...]: what to run"
+    argv = sys.argv[1:] if argv is None else argv
+    # Everything after the first `--` is the command, whatever its flags look like.
+    split = argv.index("--") if "--" in argv else len(argv)
+    args = parser.parse_args(argv[:split])
+    command = argv[split + 1 :]
     if not command:
         parser.error("give the command to run after --")
     try:
@@ -145,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"supervisor: {exc}", file=sys.stderr)
         return 2
-    return Supervisor(process_name(args.name), command, settings.state_dir).run()
+    watch = watched_folder(settings) if args.watch_agent else None
+    return Supervisor(process_name(args.name), command, settings.state_dir, watch).run()
 
 
 if __name__ == "__main__":

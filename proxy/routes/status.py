@@ -12,9 +12,10 @@ from fastapi import APIRouter, Request
 from livekit import api
 
 from devstack.cluster import nodes_view, redis_answers
+from devstack.crash import agent_crash
 from devstack.livekit import SERVER_ERRORS
 from devstack.rooms import AGENT_WAIT_SECONDS
-from devstack.state import PROCESSES, read_states
+from devstack.state import PROCESSES, PROJECTS, read_states
 from devstack.worker_health import (
     default_agent_name,
     fetch_worker_status,
@@ -50,10 +51,11 @@ async def health(request: Request, lk: LiveKit, settings: SettingsDep) -> dict[s
         fetch_worker_status(settings.worker_health_url), pool_statuses(settings.state_dir)
     )
     expected = settings.livekit_agent_name
-    if settings.agent_file:  # your own worker names itself; the pool just told us how
+    if settings.own_agent:  # your own worker names itself; the pool just told us how
         expected = registered_name(pool) or expected
     registry = request.app.state.registry
     known = registry.server_started_at is not None
+    processes = read_states(settings.state_dir, PROCESSES)
     return {
         "livekit": server,
         "worker": worker.to_dict(),
@@ -71,8 +73,12 @@ async def health(request: Request, lk: LiveKit, settings: SettingsDep) -> dict[s
             {"name": w["name"], "agent_file": w.get("agent_file"), **status.to_dict()}
             for w, status in pool
         ],
-        # The supervisor's view: "restarting" while a crashed process waits for its restart.
-        "processes": read_states(settings.state_dir, PROCESSES),
+        # The supervisor's view: "restarting" while a crashed process waits for its restart,
+        # "crash-looping" when it failed the same way twice at start (with why, and the fix).
+        "processes": processes,
+        "agent_crash": agent_crash(processes),
+        # Your own agent project (AGENT_DIR): its kind, Python, livekit-agents, model files.
+        "projects": read_states(settings.state_dir, PROJECTS),
         # Several nodes (LIVEKIT_NODES): each node, the workers on it, and the shared Redis.
         "nodes": await nodes_view(settings, registry),
         "redis": {

@@ -45,5 +45,12 @@ def doctor(
     return done.returncode, result
 
 
+def stack_state_env(server: LiveKitServer) -> dict[str, str]:
+    """Run the doctor as the stack's own: on its server (LIVEKIT_URL) it reads the stack's
+    state dir, where the supervisor's states and the worker logs are."""
+    assert server.log_path is not None
+    return {"LIVEKIT_URL": server.url, "DEVSTACK_STATE_DIR": str(server.log_path.parent)}
+
+
 def _flag(args: tuple[str, ...], name: str) -> float | None:
     return float(args[args.index(name) + 1]) if name in args else None

@@ -1,0 +1,87 @@
+"""Reading what the worker's own log says about its jobs (pure parsing, over lines that
+livekit-agents 1.8.9 and 1.2.18 printed in this project's runs)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from devstack.worker_log import failures_in
+
+pytestmark = pytest.mark.unit
+
+EXTRA = {"pid": 9230, "job_id": "AJ_tJFLDT6tDrhB", "room": "room-c", "agent_name": "crasher"}
+CRASH = [
+    "2026-12-03 11:32:52,940 - \x1b[31mERROR\x1b[0m livekit.agents - unhandled exception while running the job task",
+    "Traceback (most recent call last):",
+    '  File "/tmp/exp/crash.py", line 5, in entry',
+    '    raise RuntimeError("database URL is not set (DATABASE_URL)")',
+    f"RuntimeError: database URL is not set (DATABASE_URL) \x1b[90m{json.dumps(EXTRA)}\x1b[0m",
+    # The job process prints the same traceback to stderr, without the extra fields.
+    "Traceback (most recent call last):",
+    "RuntimeError: database URL is not set (DATABASE_URL)[supervisor] agent: exited",
+]
+INFERENCE = (
+    "2026-12-03 11:32:54,403 - WARNING livekit.agents - failed to recognize speech: failed to "
+    "connect to LiveKit Inference STT (caused by ConnectionRefusedError: [Errno 111] Connect "
+    'call failed), retrying in 0.1s {"stt": "livekit.agents.inference.stt.STT", "attempt": 0, '
+    '"pid": 9238, "job_id": "AJ_jF2TiBh9UshQ", "room": "room-i", "agent_name": "inferer"}'
+)
+MODEL_FILES = [
+    "2026-12-03 11:40:01,100 - ERROR livekit.agents - unhandled exception while running the job task",
+    "Traceback (most recent call last):",
+    'RuntimeError: Could not find file "languages.json". Make sure you have downloaded the model '
+    "before running the agent. Use `python -m livekit.agents download-files` to download the "
+    'model. {"job_id": "AJ_turn", "room": "room-t", "agent_name": "turn"}',
+]
+
+
+def test_a_crashed_job_gives_its_exception_line_and_room() -> None:
+    (failure,) = failures_in(CRASH)
+    assert failure.kind == "crashed"
+    assert failure.error == "RuntimeError: database URL is not set (DATABASE_URL)"
+    assert (failure.room, failure.job_id, failure.agent_name) == (
+        "room-c",
+        "AJ_tJFLDT6tDrhB",
+        "crasher",
+    )
+
+
+def test_a_session_that_cannot_reach_inference_is_counted_once_per_job() -> None:
+    (failure,) = failures_in([INFERENCE, INFERENCE, "2026-12-03 11:32:55,000 - INFO x - fine"])
+    assert failure.kind == "session" and failure.inference and failure.count == 2
+    assert failure.error.startswith(
+        "failed to recognize speech: failed to connect to LiveKit Inference STT"
+    )
+
+
+def test_missing_model_files_are_told_from_other_crashes() -> None:
+    (failure,) = failures_in(MODEL_FILES)
+    assert failure.kind == "model_files" and failure.room == "room-t"
+
+
+def test_livekit_agents_1_2_json_records_are_read() -> None:
+    record = {
+        "message": "unhandled exception while running the job task",
+        "level": "ERROR",
+        "name": "livekit.agents",
+        "job_id": "AJ_old",
+        "room_name": "room-old",
+        "exc_info": "Traceback (most recent call last):\nValueError: bad prompt",
+        "timestamp": "2026-12-03T11:49:57.340000+00:00",
+    }
+    (failure,) = failures_in([json.dumps(record)])
+    assert (failure.kind, failure.room, failure.error) == (
+        "crashed",
+        "room-old",
+        "ValueError: bad prompt",
+    )
+
+
+def test_lines_without_a_job_are_not_failures() -> None:
+    worker_level = (
+        "2026-12-03 11:32:54,211 - WARNING livekit.agents - event loop blocked for 248ms "
+        '{"duration": 0.25}'
+    )
+    assert failures_in([worker_level, "[agent] warning: download-files failed for x"]) == []
