@@ -156,10 +156,10 @@ def _crashing(f: Facts) -> str:
 
 def _model_files(f: Facts) -> str:
     j = f.failures("model_files")[-1]
-    said = f"the job {j['job_id']} of {name_of(f.ev.agent_name)} in room {_room(f)} crashed before the agent joined: {j['error']}"
+    said = f"the job {j['job_id']} of {name_of(f.ev.agent_name)} in room {_room(f)} crashed before the agent joined: {j['error'].rstrip('.')}"
     failed = (f.ev.project or {}).get("download_failures") or []
     if failed:
-        said += f"; download-files failed at start ({failed[0][:160]})"
+        said += f"; download-files failed at start ({failed[0][:160].rstrip('.')})"
     return said + "; the plugin's model files were never downloaded"
 
 
@@ -313,7 +313,9 @@ RULES: list[Rule] = [
          lambda f: f"dispatch {f.untaken[-1].dispatch_id} has 0 jobs after {f.untaken[-1].age_seconds:.0f} s: no worker named {name_of(f.ev.agent_name)} took it on {f.ev.server.url}; either it registered after the dispatch (never retried) or it is registered elsewhere; run with --probe to tell",
          "Dispatch again once a worker of that name is registered: the server never retries a dispatch."),
     Rule("agent_left", "dispatches", True,
-         lambda f: not f.agents and bool(f.mine) and all(d.jobs for d in f.mine),
+         # A job the worker's log says failed is its own cause (job_crashed, ...), and
+         # dispatching it again would fail the same way.
+         lambda f: not f.agents and bool(f.mine) and all(d.jobs for d in f.mine) and not f.ev.job_failures,
          lambda f: f"dispatch {f.mine[-1].dispatch_id} has a job but no agent {name_of(f.ev.agent_name)} is in room {_room(f)}: it joined and left, or its job failed; see the worker log and dispatch again",
          "Dispatch again (POST /api/dispatch-agent replaces a dispatch whose agent left)."),
     Rule("not_dispatched", "dispatches", True,

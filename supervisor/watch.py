@@ -27,9 +27,17 @@ def watched_folder(settings: Settings) -> Path | None:
     return None
 
 
+# What building the project writes (uv sync builds a setuptools project in place, as
+# agent-starter-python is): a change there is the stack's own, and would restart forever.
+BUILD_DIRS = ("build", "dist", ".ruff_cache", ".cache")
+
+
 class AgentFilter(DefaultFilter):
     def __call__(self, change: Change, path: str) -> bool:
-        name = Path(path).name
+        parts = Path(path).parts
+        if any(p in BUILD_DIRS or p.endswith((".egg-info", ".dist-info")) for p in parts):
+            return False
+        name = parts[-1]
         wanted = name.endswith(WATCHED_SUFFIXES) or name.startswith(".env")
         return wanted and super().__call__(change, path)
 
