@@ -34,6 +34,7 @@ ENV_FILES = (".env", ".env.local")
 # Set by the stack, whatever the project's env says: rooms and dispatch stay local.
 STACK_OWNED = ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET")
 OLDEST_SUPPORTED = (1, 2)
+JWT_MIN_KEY_BYTES = 32  # PyJWT's InsecureKeyLengthWarning below this, for HS256
 # The stack's Python environment must not leak into the project's.
 NOT_INHERITED = ("VIRTUAL_ENV", "PYTHONHOME", "PYTHONPATH", "UV_PROJECT_ENVIRONMENT")
 RUNNER = Path(__file__).resolve().parent / "user_file.py"
@@ -253,6 +254,11 @@ def project_environment(project: Project, settings: Settings) -> tuple[dict[str,
         LIVEKIT_API_SECRET=settings.livekit_api_secret,
         PYTHONUNBUFFERED="1",
     )
+    if len(settings.livekit_api_secret) < JWT_MIN_KEY_BYTES:
+        # livekit-server --dev's own secret is short on purpose; PyJWT would warn about it
+        # in every job the project runs, as the stack's own processes do not (settings.py).
+        quiet = "ignore:::jwt.api_jwt"
+        env["PYTHONWARNINGS"] = ",".join(filter(None, (env.get("PYTHONWARNINGS"), quiet)))
     return env, notes
 
 

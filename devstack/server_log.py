@@ -3,8 +3,8 @@
 No server API lists workers. The server logs every registration ("worker registered",
 with agentName and workerID), every worker it closes ("closing worker"), and every job it
 assigns ("assigned job to worker") or gives up ("failed to assign job to worker", "no
-worker available to handle job"), in pkg/service/agentservice.go and pkg/agent/worker.go
-of v1.13.5. The stack runs the server and keeps its log in a file (scripts/livekit-server,
+worker available to handle job"), in pkg/service/agenthandler.go (agentservice.go before
+v1.13.11) and pkg/agent/worker.go. The stack runs the server and keeps its log in a file (scripts/livekit-server,
 LIVEKIT_SERVER_LOG), so it can know every worker registered with it, whoever started it."""
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ ROOM_NODE = "selected node for room"
 FOLLOW_INTERVAL = 0.1
 ROOMS_REMEMBERED = 1000
 JOBS_REMEMBERED = 20  # per room
+ROOMS_PER_WORKER = 200  # the rooms of a worker's newest jobs
 JOBS_DECLINED_REMEMBERED = 1000
 logger = logging.getLogger("devstack.server_log")
 
@@ -87,9 +88,12 @@ class RegisteredWorker:
     registered_at: float
     jobs: list[str] = field(default_factory=list)  # job ids the server assigned to it
     node: str = ""  # the node's name in LIVEKIT_NODES ("" on a single node)
+    # The rooms of its newest jobs (ROOMS_PER_WORKER): where its agents are, should it die.
+    rooms: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "jobs_assigned": len(self.jobs)}
+        shown = {k: v for k, v in asdict(self).items() if k != "rooms"}
+        return {**shown, "jobs_assigned": len(self.jobs)}
 
 
 @dataclass
@@ -109,6 +113,8 @@ class WorkerRegistry:
     # (room, agent name) of a job the server gave up, once it is in `gave_up`
     on_not_assigned: list[Callable[[str, str], None]] = field(default_factory=list)
     on_started: list[Callable[[str], None]] = field(default_factory=list)
+    # A worker the server closed (its connection ended: stopped, killed or crashed)
+    on_closed: list[Callable[[RegisteredWorker], None]] = field(default_factory=list)
     # room -> the jobs the server gave up in it: {agent_name, job_id, error, at}
     gave_up: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     # The job IDs a worker declined, oldest first (a dict keeps the order)
@@ -142,9 +148,13 @@ class WorkerRegistry:
             for callback in self.on_registered:
                 callback(worker)
         elif parsed.message == CLOSED:
-            self.workers.pop(f.get("workerID", ""), None)
+            closed = self.workers.pop(f.get("workerID", ""), None)
+            for callback in self.on_closed if closed else []:
+                callback(closed)  # type: ignore[arg-type]
         elif parsed.message == ASSIGNED and (w := self.workers.get(f.get("workerID", ""))):
             w.jobs.append(f.get("jobID", ""))
+            if room := f.get("room"):
+                w.rooms = [*w.rooms[-(ROOMS_PER_WORKER - 1) :], room]
         elif parsed.message == NEVER_CONNECTED and "room" in f and "participant" in f:
             for callback in self.on_never_connected:
                 callback(f["room"], f["participant"])

@@ -182,9 +182,41 @@ class DeliveryWatcher:
             d.state = "ended"
             self.event(d, "agent left", f"{p.identity} left on purpose ({why}): not replaced")
             return
+        await self._replace_lost(d, f"{p.identity} left abnormally ({why})")
+
+    async def replace_dead_worker_agent(self, d: Delivery, worker_id: str) -> None:
+        """`d`'s agent came from a worker the server just closed. If the agent is still in
+        the room, it is a ghost: its job process died with the worker, and the server would
+        keep it until its connection times out (about 20 s, CONNECTION_TIMEOUT). Cloud
+        replaces such an agent at once, so the stack removes it and replaces it now. A
+        worker that stopped on purpose ended its jobs first: its agents are gone already."""
+        identity = d.agent_identity
+        if d.state != "joined" or not identity:
+            return
+        try:
+            await self.lk.room.get_participant(
+                api.RoomParticipantIdentity(room=d.room, identity=identity)
+            )
+        except API_ERRORS:
+            return  # it left before its worker closed: a stop on purpose, or the room ended
+        if d.state != "joined" or d.agent_identity != identity:
+            return  # its departure's webhook came meanwhile
+        # Cleared first: the removal's webhook (PARTICIPANT_REMOVED) is not a departure on
+        # purpose of the agent this delivery follows.
+        d.agent_identity, d.state = "", "lost"
+        with contextlib.suppress(*API_ERRORS):
+            await self.lk.room.remove_participant(
+                api.RoomParticipantIdentity(room=d.room, identity=identity)
+            )
+        await self._replace_lost(
+            d, f"{identity}'s worker {worker_id} closed with it in the room; removed it"
+        )
+
+    async def _replace_lost(self, d: Delivery, why: str) -> None:
+        """An agent gone abnormally: replace it while a person is still in the room."""
         d.state = "lost"
-        people = await self._people_in(room)
-        self.event(d, "agent lost", f"{p.identity} left abnormally ({why}); {people} in the room")
+        people = await self._people_in(d.room)
+        self.event(d, "agent lost", f"{why}; {people} in the room")
         if not people:
             d.state = "ended"
             return
@@ -192,6 +224,7 @@ class DeliveryWatcher:
             self.metrics.lost.labels(reason="agent_lost").inc()
             self.event(d, "not replaced", "AGENT_REDISPATCH=off: raw self-hosted behaviour")
             return
+        name = d.agent_name
         if self.registry.server_started_at is not None and not self.registry.named(name):
             d.state = "waiting_for_worker"
             self.event(

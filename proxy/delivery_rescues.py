@@ -1,5 +1,6 @@
 """What the server's log tells the delivery watcher, and no webhook does: a worker
-registered (a dispatch made before it can now be re-issued), the server restarted (its
+registered (a dispatch made before it can now be re-issued), a worker closed (its agents
+still in a room are ghosts, replaced at once), the server restarted (its
 dispatches died with its rooms), an agent's connection never came up, and a job the
 server gave up because no worker answered its request in time or none had room for it.
 Each rescue goes through the watcher's own re-dispatch, under its per-room lock and cap."""
@@ -21,6 +22,7 @@ class ServerLogRescues:
         registry.on_never_connected.append(self.on_never_connected)
         registry.on_not_assigned.append(self.on_not_assigned)
         registry.on_started.append(self.on_server_started)
+        registry.on_closed.append(self.on_worker_closed)
 
     def on_registered(self, worker: RegisteredWorker) -> None:
         w = self.watcher
@@ -39,6 +41,14 @@ class ServerLogRescues:
                     f"worker {worker.worker_id} registered, but {d.dispatch_id} was made before "
                     "it and the server never retries it (AGENT_REDISPATCH=off)",
                 )
+
+    def on_worker_closed(self, worker: RegisteredWorker) -> None:
+        """A worker's connection ended (killed, crashed or stopped): an agent of its jobs
+        still in a room has no job process behind it any more."""
+        rooms = set(worker.rooms)
+        for d in list(self.watcher.deliveries.values()):
+            if d.agent_name == worker.agent_name and d.room in rooms and d.state == "joined":
+                self.watcher.spawn(self.watcher.replace_dead_worker_agent(d, worker.worker_id))
 
     def on_server_started(self, node: str) -> None:
         """A (re)started server has no rooms: the dispatches followed on it died with them.

@@ -489,6 +489,28 @@ async function onTimeout(roomName, agentName, timeoutS) {
   await showDiagnosis(roomName, agentName, false);
 }
 
+// What the worker's own log says about this room's jobs: a crash before the agent joined,
+// or a session whose model services fail after it joined (the person hears nothing). Each
+// is logged once, and the doctor's verdict with its fix is shown.
+const failuresSeen = new Set();
+async function refreshJobFailures(roomName) {
+  let r;
+  try {
+    r = await api(`/api/rooms/${encodeURIComponent(roomName)}`);
+  } catch (err) {
+    return;
+  }
+  const fresh = (r.job_failures || []).filter((j) => !failuresSeen.has(`${j.job_id}:${j.kind}`));
+  if (!fresh.length) return;
+  for (const j of fresh) {
+    failuresSeen.add(`${j.job_id}:${j.kind}`);
+    const what = { crashed: "agent job crashed", model_files: "agent model files missing", session: "agent session failing" }[j.kind] || j.kind;
+    log(what, `${j.job_id}: ${j.error}`, "bad");
+  }
+  devstack.jobFailures = r.job_failures;
+  await showDiagnosis(roomName, $("agent-name").value.trim(), false);
+}
+
 async function showDiagnosis(roomName, agentName, probe) {
   $("diagnosis-card").hidden = false;
   $("verdict").textContent = probe ? "probing: dispatching into a throw-away room…" : "diagnosing…";
@@ -605,6 +627,7 @@ async function init() {
   // While connected, the watcher's events for this room join the event log within a second.
   // The room's node is only asked for with several nodes: on one node it says nothing new.
   setInterval(() => { if (room) { refreshDelivery(room.name); if (devstack.cluster) refreshRoomNode(room.name); } }, 1000);
+  setInterval(() => { if (room) refreshJobFailures(room.name); }, 2000);
 }
 
 init();

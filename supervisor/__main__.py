@@ -1,7 +1,8 @@
 """`python -m supervisor NAME [--watch-agent] -- COMMAND...`: run COMMAND, restart it when
 it exits.
 
-Backoff: 1 s, doubling to 30 s, back to 1 s once a run lasted 30 s. Ctrl-C or SIGTERM
+Backoff: the first restart at once (a killed worker's agents are replaced as soon as it
+registers again), then 1 s, doubling to 30 s, back to at once when a run lasted 30 s. Ctrl-C or SIGTERM
 stops COMMAND's whole process group (and waits for it) before the supervisor exits, so
 stopping never leaves a process behind. Its state (running, restarting, crash-looping,
 with the reason of the last exit and its fix) is written to
@@ -29,7 +30,7 @@ from devstack.state import PROCESSES, process_name, remove_state, write_state
 from supervisor.output import Output
 from supervisor.watch import Watcher, watched_folder
 
-FIRST_BACKOFF = 1.0
+FIRST_BACKOFF = 1.0  # the second restart in a row; the first is at once
 MAX_BACKOFF = 30.0
 STABLE_AFTER = 30.0  # a run this long resets the backoff
 # honcho SIGKILLs what is still running 5 s after its SIGTERM; the group must be gone first.
@@ -92,9 +93,14 @@ class Supervisor:
         self._signal_child(signal.SIGTERM)
 
     def stop(self, signum: int, _frame: object) -> None:
-        """Stop the child's whole group: the worker's job processes, the server's container."""
+        """Ask the child itself to stop, as Ctrl-C in its own terminal would: a worker ends
+        its jobs and closes its job processes (signalled directly, they would die mid-job
+        and it would log each one as an ERROR), the server's launcher stops its container.
+        Whatever of its group is left after STOP_GRACE is killed (_reap)."""
         self.stopping = True
-        self._signal_child(signal.SIGINT if signum == signal.SIGINT else signal.SIGTERM)
+        if self.child and self.child.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(self.child.pid, signal.SIGINT)
 
     def _signal_child(self, sig: int) -> None:
         if self.child and self.child.poll() is None:
@@ -106,7 +112,7 @@ class Supervisor:
             signal.signal(sig, self.stop)
         if self.watcher:
             self.watcher.start()
-        backoff = FIRST_BACKOFF
+        backoff = 0.0
         while not self.stopping:
             started = time.monotonic()
             self.changed = None
@@ -130,22 +136,22 @@ class Supervisor:
             self._kill_group()
             if self.changed:
                 say(self.name, f"{self.changed} changed; restarting")
-                self.reason, self.same_failures, backoff = None, 0, FIRST_BACKOFF
+                self.reason, self.same_failures, backoff = None, 0, 0.0
                 continue
             ran = time.monotonic() - started
             if ran >= STABLE_AFTER:
-                backoff = FIRST_BACKOFF
+                backoff = 0.0
             self._judge(reason_of(self.output.lines()), at_start=ran < STABLE_AFTER)
             self.restarts += 1
             if self.watcher and self.same_failures >= SAME_FAILURES:
                 self._wait_for_change(code)
-                backoff = FIRST_BACKOFF
+                backoff = 0.0
                 continue
             say(self.name, f"{describe_exit(code)}; restart {self.restarts} in {backoff:.0f} s")
             self.state("restarting", last_exit=describe_exit(code), next_start_in=backoff)
             if self._sleep(backoff):
                 break
-            backoff = min(backoff * 2, MAX_BACKOFF)
+            backoff = min(max(backoff * 2, FIRST_BACKOFF), MAX_BACKOFF)
         if self.watcher:
             self.watcher.stop()
         self._reap()
@@ -183,21 +189,28 @@ class Supervisor:
         return self.stopping
 
     def _wait(self) -> int:
+        """The child's exit code; once a stop came, at most STOP_GRACE more, then its group
+        is killed (honcho kills this supervisor at 5 s, which would leave the group)."""
         assert self.child is not None
+        stop_seen: float | None = None
         while True:
             try:
-                return self.child.wait()
+                return self.child.wait(timeout=TICK)
+            except subprocess.TimeoutExpired:
+                if not self.stopping:
+                    continue
+                stop_seen = stop_seen or time.monotonic()
+                if time.monotonic() - stop_seen > STOP_GRACE:
+                    say(self.name, f"still running {STOP_GRACE:.0f} s after the stop; killing it")
+                    self._kill_group()
             except InterruptedError:  # a signal arrived; wait again
                 continue
 
     def _reap(self) -> None:
-        """After a stop: wait for the group, then SIGKILL whatever is left of it."""
+        """After a stop: SIGKILL whatever is left of the child's group (its job processes,
+        should the child have left any) and collect the child."""
         if self.child is None:
             return
-        try:
-            self.child.wait(timeout=STOP_GRACE)
-        except subprocess.TimeoutExpired:
-            say(self.name, f"still running {STOP_GRACE:.0f} s after the stop; killing it")
         self._kill_group()
         self.child.wait()
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from livekit import api
 
 from devstack.cluster import created_again, node_answers
+from doctor.agent_facts import job_failures
 from proxy.deps import LiveKit, SettingsDep
 from proxy.errors import ApiError
 from proxy.models import InputError, check_room
@@ -58,6 +59,11 @@ async def get_room(
             f"room {name!r} does not exist on {settings.livekit_url}",
             "A room exists while someone is in it, or until its empty/departure timeout ends.",
         )
+    # What the stack's workers logged about this room's jobs since it was created: a job
+    # that crashed, lacked its model files, or whose session fails (the page shows it).
+    described["job_failures"] = await asyncio.to_thread(
+        job_failures, settings.state_dir, name, "", float(described["created_at"] or 0)
+    )
     if cluster:
         # Several nodes: the room's node (from the allocating node's log) and each agent
         # job's node (its worker's).

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,8 @@ from tests.support.clients import connected, plain_token
 from tests.support.doctor_cli import doctor, stack_state_env
 
 pytestmark = pytest.mark.integration
+# What the fixture project's agent sets on itself (tests/agent/project/src/agent.py).
+FIXTURE_KEYS = ("python", "humanize", "greeting", "livekit_url", "inference_key")
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +41,17 @@ async def dispatch(server: LiveKitServer, agent_name: str, room: str) -> None:
         await lk.agent_dispatch.create_dispatch(
             api.CreateAgentDispatchRequest(agent_name=agent_name, room=room)
         )
+
+
+async def agent_attributes(
+    server: LiveKitServer, agent_name: str, room: str, *keys: str
+) -> dict[str, str]:
+    """A person joins `room`, dispatches `agent_name`, and reads what the agent set."""
+    token = plain_token(server, room, "candidate")
+    async with connected(server, token) as client:
+        await dispatch(server, agent_name, room)
+        (agent,) = await client.wait_for_agents(1, timeout=30)
+        return {key: await attribute(client.room, agent, key) for key in keys}
 
 
 def fixes(result: dict[str, object]) -> str:
@@ -59,22 +73,17 @@ async def test_your_project_runs_in_its_own_environment(
             times.append(registered_after(worker, began))
             output = worker.output
             if start == 1:
-                token = plain_token(livekit_server, room_name, "candidate")
-                async with connected(livekit_server, token) as client:
-                    await dispatch(livekit_server, "my-project-agent", room_name)
-                    (agent,) = await client.wait_for_agents(1, timeout=30)
-                    seen = {
-                        key: await attribute(client.room, agent, f"fixture.{key}")
-                        for key in ("python", "humanize", "greeting", "livekit_url")
-                    }
-                    inference_key = agent.attributes.get("fixture.inference_key")
+                seen = await agent_attributes(
+                    livekit_server, "my-project-agent", room_name,
+                    *(f"fixture.{key}" for key in FIXTURE_KEYS),
+                )  # fmt: skip
         finally:
             worker.stop()
     print(f"\nAGENT_DIR time to registered: first start {times[0]:.1f} s, second {times[1]:.1f} s")
-    assert seen["python"].startswith(str(project / ".venv")), seen
-    assert seen["humanize"] and seen["greeting"] == "hello from .env.local"
-    assert seen["livekit_url"] == livekit_server.url
-    assert inference_key == "APIfixturekey"
+    assert seen["fixture.python"].startswith(str(project / ".venv")), seen
+    assert seen["fixture.humanize"] and seen["fixture.greeting"] == "hello from .env.local"
+    assert seen["fixture.livekit_url"] == livekit_server.url
+    assert seen["fixture.inference_key"] == "APIfixturekey"
     # The second start found this lock's download-files result and said it in one line.
     assert output.count(DOWNLOAD_FAILED) == 1, output[-3000:]
     assert "livekit-agents 1.8.9" in output and "deprecat" not in output.lower()
@@ -89,14 +98,12 @@ async def test_a_project_on_livekit_agents_1_2_runs_its_own_version(
     worker = start_project_worker(livekit_server, old, "my-old-agent")
     try:
         worker.wait_for_line(REGISTERED, timeout=180)
-        token = plain_token(livekit_server, room_name, "candidate")
-        async with connected(livekit_server, token) as client:
-            await dispatch(livekit_server, "my-old-agent", room_name)
-            (agent,) = await client.wait_for_agents(1, timeout=30)
-            version = await attribute(client.room, agent, "fixture.livekit_agents")
+        seen = await agent_attributes(
+            livekit_server, "my-old-agent", room_name, "fixture.livekit_agents"
+        )
     finally:
         worker.stop()
-    assert version == "1.2.18"
+    assert seen["fixture.livekit_agents"] == "1.2.18"
     assert "(WorkerOptions style) as agent_name='my-old-agent'" in worker.output
     assert "livekit-agents 1.2.18" in worker.output
 
@@ -115,100 +122,77 @@ async def test_a_requirements_txt_project_gets_a_cached_venv(
     worker = start_project_worker(livekit_server, project, "my-project-agent")
     try:
         worker.wait_for_line(REGISTERED, timeout=180)
-        token = plain_token(livekit_server, room_name, "candidate")
-        async with connected(livekit_server, token) as client:
-            await dispatch(livekit_server, "my-project-agent", room_name)
-            (agent,) = await client.wait_for_agents(1, timeout=30)
-            python = await attribute(client.room, agent, "fixture.python")
+        seen = await agent_attributes(
+            livekit_server, "my-project-agent", room_name, "fixture.python"
+        )
+        python = seen["fixture.python"]
     finally:
         worker.stop()
     assert "(requirements)" in worker.output
     assert "/livekit-devstack/venvs/" in python and not python.startswith(str(project))
 
 
-async def test_entrypoint_that_raises_is_job_crashed(
-    livekit_server: LiveKitServer, project: Path, room_name: str
+@dataclass(frozen=True)
+class AfterDispatch:
+    """A way your agent fails once dispatched, and what the doctor must say of it."""
+
+    agent_file: str
+    agent_name: str
+    joins: bool  # the agent joins first (its session fails later)
+    logged: str  # the worker's own line that says it happened
+    cause: str
+    verdict_says: str
+    fix_says: str
+
+
+CRASHED = "unhandled exception while running the job task"
+AFTER_DISPATCH = {
+    # An entrypoint that raises before ctx.connect(): no agent, the exception's own line.
+    "job-crashed": AfterDispatch(
+        "src/crash_before_connect.py", "my-crashing-agent", False, CRASHED,
+        "job_crashed", "RuntimeError: FIXTURE_DATABASE_URL is not set", "traceback",
+    ),
+    # LiveKit Inference offline: it joins, then every model call fails; never "nothing
+    # blocks it".
+    "session-failed": AfterDispatch(
+        "src/inference_agent.py", "my-inference-agent", True,
+        "failed to connect to LiveKit Inference", "session_failed", "LiveKit Inference",
+        "LIVEKIT_INFERENCE_API_KEY",
+    ),
+    # The turn detector, download-files failed at start (offline): the job crashes first.
+    "model-files-missing": AfterDispatch(
+        "src/turn_detector_agent.py", "my-turn-agent", False, CRASHED,
+        "model_files_missing", "languages.json", "download-files",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", AFTER_DISPATCH.values(), ids=AFTER_DISPATCH.keys())
+async def test_a_failure_after_dispatch_is_named_by_the_doctor(
+    livekit_server: LiveKitServer, tmp_path: Path, room_name: str, case: AfterDispatch
 ) -> None:
-    """A job whose entrypoint raises before ctx.connect(): no agent, and the doctor gives
-    the exception's own line from the worker's log."""
-    worker = start_project_worker(
-        livekit_server, project, "my-crashing-agent", "src/crash_before_connect.py"
-    )
-    try:
-        worker.wait_for_line(REGISTERED, timeout=120)
-        token = plain_token(livekit_server, room_name, "candidate")
-        async with connected(livekit_server, token):
-            await dispatch(livekit_server, "my-crashing-agent", room_name)
-            worker.wait_for_line("unhandled exception while running the job task", timeout=60)
-            code, result = doctor(
-                livekit_server,
-                "--room", room_name, "--agent-name", "my-crashing-agent",
-                "--worker-url", worker.health_url,
-                env=stack_state_env(livekit_server),
-            )  # fmt: skip
-    finally:
-        worker.stop()
-    assert code == 1
-    assert result["cause"] == "job_crashed", result["verdict"]
-    assert "RuntimeError: FIXTURE_DATABASE_URL is not set" in result["verdict"]
-
-
-async def test_inference_agent_joins_then_session_failed(
-    livekit_server: LiveKitServer, project: Path, room_name: str
-) -> None:
-    """An agent on LiveKit Inference joins, then every model call fails offline: the
-    doctor says session_failed and names LiveKit Inference, never 'nothing blocks it'."""
-    worker = start_project_worker(
-        livekit_server, project, "my-inference-agent", "src/inference_agent.py"
-    )
-    try:
-        worker.wait_for_line(REGISTERED, timeout=120)
-        token = plain_token(livekit_server, room_name, "candidate")
-        async with connected(livekit_server, token) as client:
-            await dispatch(livekit_server, "my-inference-agent", room_name)
-            await client.wait_for_agents(1, timeout=30)
-            worker.wait_for_line("failed to connect to LiveKit Inference", timeout=60)
-            code, result = doctor(
-                livekit_server,
-                "--room", room_name, "--agent-name", "my-inference-agent",
-                "--worker-url", worker.health_url,
-                env=stack_state_env(livekit_server),
-            )  # fmt: skip
-    finally:
-        worker.stop()
-    assert code == 1
-    assert result["cause"] == "session_failed", result["verdict"]
-    assert "LiveKit Inference" in result["verdict"]
-    assert "LIVEKIT_INFERENCE_API_KEY" in fixes(result)
-
-
-async def test_turn_detector_without_model_files_is_model_files_missing(
-    livekit_server: LiveKitServer, tmp_path: Path, room_name: str
-) -> None:
-    """download-files failed at start (offline) in one line; the job that loads the turn
-    detector crashes before joining, and the doctor says model_files_missing."""
-    fresh = copy_project(tmp_path / "turn-agent")  # a first start: download-files runs
-    worker = start_project_worker(
-        livekit_server, fresh, "my-turn-agent", "src/turn_detector_agent.py"
-    )
+    """Each failure after dispatch gets its own verdict, from the worker's own log."""
+    fresh = copy_project(tmp_path / "my-agent")  # a first start: download-files runs
+    worker = start_project_worker(livekit_server, fresh, case.agent_name, case.agent_file)
     try:
         worker.wait_for_line(REGISTERED, timeout=120)
         failed = [line for line in worker.lines if DOWNLOAD_FAILED in line]
-        assert len(failed) == 1, worker.output[-3000:]
-        assert "livekit.plugins.turn_detector" in failed[0]
+        assert len(failed) == 1 and "livekit.plugins.turn_detector" in failed[0]
         token = plain_token(livekit_server, room_name, "candidate")
-        async with connected(livekit_server, token):
-            await dispatch(livekit_server, "my-turn-agent", room_name)
-            worker.wait_for_line("unhandled exception while running the job task", timeout=60)
+        async with connected(livekit_server, token) as client:
+            await dispatch(livekit_server, case.agent_name, room_name)
+            if case.joins:
+                await client.wait_for_agents(1, timeout=30)
+            worker.wait_for_line(case.logged, timeout=60)
             code, result = doctor(
                 livekit_server,
-                "--room", room_name, "--agent-name", "my-turn-agent",
+                "--room", room_name, "--agent-name", case.agent_name,
                 "--worker-url", worker.health_url,
                 env=stack_state_env(livekit_server),
             )  # fmt: skip
     finally:
         worker.stop()
     assert code == 1
-    assert result["cause"] == "model_files_missing", result["verdict"]
-    assert "languages.json" in result["verdict"]
-    assert "download-files" in fixes(result)
+    assert result["cause"] == case.cause, result["verdict"]
+    assert case.verdict_says in result["verdict"]
+    assert case.fix_says in fixes(result)

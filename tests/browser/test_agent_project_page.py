@@ -105,3 +105,53 @@ def test_missing_plugins_are_named_and_fixing_the_file_brings_the_agent(
     expect(page.locator("#crash")).to_be_hidden()
     open_page(page, proxy, room=room_name, mode="explicit", agent=AGENT)
     expect_state(page, "joined")
+
+
+@pytest.mark.parametrize(
+    ("agent_file", "agent", "event", "verdict"),
+    [
+        (
+            "src/inference_agent.py",
+            "my-inference-agent",
+            "agent session failing",
+            "LiveKit Inference",
+        ),
+        (
+            "src/crash_before_connect.py",
+            "my-crashing-agent",
+            "agent job crashed",
+            "FIXTURE_DATABASE_URL",
+        ),
+    ],
+    ids=["session-failed", "job-crashed"],
+)
+def test_a_failure_after_dispatch_shows_on_the_page(
+    page: Page,
+    livekit_server: LiveKitServer,
+    tmp_path: Path,
+    room_name: str,
+    agent_file: str,
+    agent: str,
+    event: str,
+    verdict: str,
+) -> None:
+    """The page logs what the worker's own log says of the room's job, and shows the
+    doctor's verdict with its fix, whether the agent joined first (its session fails) or
+    never did (its job crashed), without waiting for the join timeout."""
+    project = copy_project(tmp_path / "my-agent")
+    worker = start_project_worker(livekit_server, project, agent, agent_file)
+    proxy = Proxy(livekit_server, agent, worker.health_url)
+    try:
+        proxy.wait_ready()
+        registered_after(worker, 0.0)
+        open_page(page, proxy, room=room_name, mode="explicit", agent=agent, timeout="60")
+        page.wait_for_function(
+            f"window.devstack.log.some(e => e.event === {event!r})", timeout=60_000
+        )
+        expect(page.locator("#verdict")).to_contain_text(verdict, timeout=15_000)
+        expect(page.locator("#checks")).to_contain_text("agent's jobs")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"project-{event.replace(' ', '-')}.png"))
+    finally:
+        proxy.stop()
+        worker.stop()

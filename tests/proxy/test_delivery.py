@@ -75,8 +75,9 @@ async def test_dispatch_before_the_worker_starts_is_delivered_when_it_registers(
 async def test_agent_killed_with_a_person_in_the_room_is_replaced(
     livekit_server: LiveKitServer, proxy: Proxy, room_name: str
 ) -> None:
-    """kill -9 of the worker and its job processes: the supervisor restarts the worker, the
-    server reports the agent gone (CONNECTION_TIMEOUT), and a new agent joins."""
+    """kill -9 of the worker and its job processes: the server logs the worker closed, the
+    watcher removes the dead agent at once instead of waiting for the server's 20 s
+    CONNECTION_TIMEOUT, the supervisor restarts the worker, and a new agent joins."""
     name = unique("crashing")
     worker = AgentWorker(livekit_server, name, supervised=True)
     try:
@@ -87,21 +88,24 @@ async def test_agent_killed_with_a_person_in_the_room_is_replaced(
             await dispatch(proxy, room_name, name)
             (first,) = await client.wait_for_agents(1)
             os.killpg(worker.supervised_pid(), signal.SIGKILL)
-            worker.wait_for_line("was killed by SIGKILL", timeout=10)
-            # The server notices the dead agent on its own timeout (about 20 s here).
-            await client.wait_for_agent_gone(first.identity, timeout=60)
-            left = time.monotonic()
-            await client.wait_for_new_agent(exclude={first.identity}, timeout=10)
-            replaced = time.monotonic() - left
+            killed = time.monotonic()
+            await client.wait_for_agent_gone(first.identity, timeout=10)
+            gone = time.monotonic() - killed
+            await client.wait_for_new_agent(exclude={first.identity}, timeout=15)
+            replaced = time.monotonic() - killed
             worker.wait_registered(times=2)  # the supervisor restarted it
             assert proxy.running()
     finally:
         worker.stop()
-    print(f"\nnew agent {replaced * 1000:.0f} ms after the old one left")
+    print(
+        f"\nkill -9: the dead agent left after {gone:.1f} s, a new one joined after {replaced:.1f} s"
+    )
     events = kinds(proxy, room_name)
     lost = events.index("agent lost")  # then replaced; it left again when the test ended
-    assert events[lost : lost + 3] == ["agent lost", "re-dispatched", "agent joined"], events
-    assert "CONNECTION_TIMEOUT" in json.dumps(delivery(proxy, room_name)["events"])
+    after = events[lost:]
+    assert after.index("re-dispatched") < after.index("agent joined"), events
+    said = json.dumps(delivery(proxy, room_name)["events"])
+    assert "closed with it in the room" in said and "CONNECTION_TIMEOUT" not in said
 
 
 async def test_agent_that_ends_its_job_is_not_replaced(

@@ -1,0 +1,171 @@
+"""Ctrl-C on `make dev`: the whole stack (honcho with the Procfile: livekit-server, the
+proxy, a worker of your own agent file with a job in progress) stops with no ERROR, no
+traceback, and nothing left running: a job ended by the stop is expected, not an error."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+from livekit import rtc
+
+from devstack.local_server import docker_engine_up
+from devstack.processes import OWN_PREFIXES, ROOT
+from devstack.tokens import mint_token
+from devstack.waiting import free_port, wait_until
+from tests.support.clients import AGENT
+
+pytestmark = pytest.mark.integration
+
+AGENT_NAME = "my-interviewer"  # tests/agent/fixtures/seed_interviewer.py: a process per job
+# What a user must not read on a clean stop (livekit-agents' colored ERROR, the server's
+# tab-separated one, Python's traceback, honcho's report of a process killed by a signal).
+BAD = re.compile(r"\bERROR\b|Traceback|stopped \(rc=-")
+
+
+def three_free_ports() -> int:
+    """P with P (signalling), P+1 (ICE/TCP) and P+2 (media/UDP) free, as
+    scripts/livekit-server's LIVEKIT_NODE_PORT lays them out."""
+    for _ in range(50):
+        base = free_port()
+        kinds = [
+            (base, socket.SOCK_STREAM),
+            (base + 1, socket.SOCK_STREAM),
+            (base + 2, socket.SOCK_DGRAM),
+        ]
+        try:
+            for port, kind in kinds:
+                with socket.socket(socket.AF_INET, kind) as s:
+                    s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise AssertionError("no three consecutive free ports")
+
+
+def tree(pid: int) -> list[psutil.Process]:
+    with contextlib.suppress(psutil.NoSuchProcess):
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    return []
+
+
+def alive(procs: list[psutil.Process]) -> list[str]:
+    left = []
+    for p in procs:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE:
+                left.append(" ".join(p.cmdline())[:120])
+    return left
+
+
+def containers() -> set[str]:
+    done = subprocess.run(
+        ["docker", "ps", "-q", "--filter", "name=livekit-devstack-server-"],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    return set(done.stdout.split())
+
+
+async def join_and_dispatch(url: str, proxy: str, room: str) -> rtc.Room:
+    """A person in `room`, then the agent dispatched through the proxy, as the page does."""
+    person = rtc.Room()
+    token = mint_token(api_key="devkey", api_secret="secret", room=room, identity="person")
+    await person.connect(url, token)
+    async with httpx.AsyncClient(timeout=30) as http:
+        resp = await http.post(
+            f"{proxy}/api/dispatch-agent", json={"room": room, "agent_name": AGENT_NAME}
+        )
+    assert resp.status_code == 200, resp.text
+    async with asyncio.timeout(30):
+        while not any(p.kind == AGENT for p in person.remote_participants.values()):
+            await asyncio.sleep(0.1)
+    return person
+
+
+async def test_ctrl_c_stops_the_whole_stack_cleanly(tmp_path: Path) -> None:
+    """SIGINT to honcho's process group, as Ctrl-C in its terminal: no ERROR, no traceback,
+    every process and container of the stack gone."""
+    port, proxy_port, agent_port = three_free_ports(), free_port(), free_port()
+    env = base_env_for_make_dev(tmp_path, port, proxy_port, agent_port)
+    docker = docker_engine_up()
+    before = containers() if docker else set()
+    honcho = subprocess.Popen(
+        [str(Path(sys.executable).parent / "honcho"), "start"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        start_new_session=True,  # its own terminal's process group
+    )  # fmt: skip
+    lines: list[str] = []
+    reader = asyncio.get_running_loop().run_in_executor(None, read_all, honcho, lines)
+    proxy = f"http://127.0.0.1:{proxy_port}"
+    try:
+        try:
+            wait_until(
+                lambda: any("registered worker" in line for line in lines)
+                or honcho.poll() is not None,
+                timeout=180, what="the stack's worker to register",
+            )  # fmt: skip
+        except TimeoutError as exc:
+            raise TimeoutError(f"{exc}\n" + "\n".join(lines[-40:])) from None
+        assert honcho.poll() is None, "\n".join(lines[-40:])
+        person = await join_and_dispatch(f"ws://localhost:{port}", proxy, "stop-room")
+        running = tree(honcho.pid)
+        os.killpg(honcho.pid, signal.SIGINT)
+        code = await asyncio.to_thread(honcho.wait, 60)
+        await person.disconnect()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(honcho.pid, signal.SIGKILL)
+    await reader
+    output = "\n".join(lines)
+    assert code == 130, output[-4000:]  # honcho's own exit for Ctrl-C, after a clean stop
+    assert "sending SIGKILL" not in output, output[-4000:]  # every process stopped in time
+    bad = [line for line in lines if BAD.search(line)]
+    assert not bad, "\n".join(bad)
+    assert "process exiting" in output  # the job was running, and ended with the stop
+    try:
+        wait_until(lambda: not alive(running), timeout=10, what="every process to end")
+    except TimeoutError:
+        pytest.fail(f"left running after the stop: {alive(running)}")
+    if docker:
+        assert containers() <= before, "a livekit-server container was left running"
+
+
+def read_all(proc: subprocess.Popen[str], lines: list[str]) -> None:
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        lines.append(line.rstrip())
+
+
+# How the server runs stays the caller's (CI's image, a binary of one's own).
+KEPT = ("LIVEKIT_RUNTIME", "LIVEKIT_SERVER_IMAGE", "LIVEKIT_SERVER_BIN")
+
+
+def base_env_for_make_dev(
+    state: Path, port: int, proxy_port: int, agent_port: int
+) -> dict[str, str]:
+    """`make dev`'s environment on ports of its own, with your own agent file, and nothing
+    else of the stack's from the caller's environment."""
+    env = {k: v for k, v in os.environ.items() if k in KEPT or not k.startswith(OWN_PREFIXES)}
+    env.update(
+        PYTHONUNBUFFERED="1",
+        DEVSTACK_ENV_FILE="",
+        LIVEKIT_URL=f"ws://localhost:{port}",
+        LIVEKIT_NODE_PORT=str(port),
+        PROXY_PORT=str(proxy_port),
+        AGENT_HTTP_PORT=str(agent_port),
+        AGENT_FILE="tests/agent/fixtures/seed_interviewer.py",
+        LIVEKIT_AGENT_NAME=AGENT_NAME,
+        DEVSTACK_STATE_DIR=str(state),
+    )
+    return env
