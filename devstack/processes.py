@@ -83,6 +83,20 @@ class Process:
                 f"{exc}\n--- {self.name} output ---\n{self.output[-3000:]}"
             ) from None
 
+    # Set by a subclass that runs under `python -m supervisor`: its name and state dir.
+    supervisor_name = ""
+    state_dir: Path | None = None
+
+    def supervised_pid(self) -> int:
+        """The pid of the process a supervisor runs now (from its state file)."""
+        return int(self.supervised_state()["pid"])
+
+    def supervised_state(self) -> dict[str, object]:
+        """The supervisor's state file: running, restarting or crash-looping, and why."""
+        assert self.state_dir is not None
+        path = self.state_dir / "processes" / f"{self.supervisor_name}.json"
+        return dict(json.loads(path.read_text()))
+
     def signal(self, sig: int) -> None:
         """Send `sig` to the whole process group (the worker and its job processes)."""
         with contextlib.suppress(ProcessLookupError):
@@ -187,19 +201,10 @@ class AgentWorker(Process):
         except TimeoutError as exc:
             raise TimeoutError(f"{exc}\n--- output ---\n{self.output[-3000:]}") from None
 
-    def supervised_pid(self) -> int:
-        """The pid of the worker a supervisor runs now (from its state file)."""
-        return int(self.supervised_state()["pid"])
-
-    def supervised_state(self) -> dict[str, object]:
-        """The supervisor's state file: running, restarting or crash-looping, and why."""
-        assert self.state_dir is not None
-        path = self.state_dir / "processes" / f"{self.supervisor_name}.json"
-        return dict(json.loads(path.read_text()))
-
 
 class Proxy(Process):
-    """`python -m proxy` on a free port, for the given server and expected agent name."""
+    """`python -m proxy` on a free port, for the given server and expected agent name; with
+    `supervised`, run by `python -m supervisor` as the Procfile runs it."""
 
     def __init__(
         self,
@@ -207,9 +212,12 @@ class Proxy(Process):
         agent_name: str,
         agent_health_url: str,
         port: int | None = None,
+        supervised: bool = False,
         **env: str,
     ) -> None:
         self.port = port or free_port()
+        self.state_dir = server.log_path.parent if server.log_path else None
+        self.supervisor_name = f"proxy-{self.port}"
         environment = base_env(
             server,
             LIVEKIT_AGENT_NAME=agent_name,
@@ -217,7 +225,10 @@ class Proxy(Process):
             PROXY_PORT=str(self.port),
             **env,
         )
-        super().__init__("proxy", [sys.executable, "-m", "proxy"], environment)
+        command = [sys.executable, "-m", "proxy"]
+        if supervised:
+            command = [sys.executable, "-m", "supervisor", self.supervisor_name, "--", *command]
+        super().__init__("proxy", command, environment)
 
     @property
     def url(self) -> str:

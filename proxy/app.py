@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -21,6 +22,7 @@ from proxy.delivery import DeliveryWatcher
 from proxy.delivery_rescues import ServerLogRescues
 from proxy.delivery_upkeep import sweep
 from proxy.dispatcher import Dispatcher
+from proxy.durable import DurableState, keep, restore
 from proxy.errors import ERROR_RESPONSES, install_error_handlers
 from proxy.metrics import DeliveryMetrics
 from proxy.models import ROOM_SCHEMA
@@ -54,7 +56,16 @@ def create_app(settings: Settings) -> FastAPI:
         app.state.registry = registry
         app.state.watcher = watcher
         app.state.dispatcher = Dispatcher(lk, watcher)
+        # Before the server's log is read: what it says again from its start (a worker
+        # registered meanwhile) then acts on the dispatches this proxy followed before.
+        store = DurableState(settings.state_dir, str(settings.proxy_port))
+        saved = await asyncio.to_thread(store.load)
+        app.state.resumed = restore(watcher, saved) if saved else 0
+        app.state.started_at = time.time()
+        if saved:
+            logger.info("resumed %d followed dispatches from %s", app.state.resumed, store.path)
         background = [
+            asyncio.create_task(keep(watcher, store)),
             *(
                 asyncio.create_task(follow(path, registry, node))
                 for node, path in settings.server_logs.items()

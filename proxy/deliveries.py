@@ -87,3 +87,10 @@ class EventLog:
 
     def of(self, room: str | None) -> list[dict[str, Any]]:
         return [asdict(e) for e in self._events if room is None or e.room == room]
+
+    def dump(self) -> list[dict[str, Any]]:
+        return self.of(None)
+
+    def load(self, events: list[Event]) -> None:
+        """Events kept from before a restart, older than any new one (proxy/durable.py)."""
+        self._events.extendleft(reversed(events[-EVENTS_KEPT:]))

@@ -52,9 +52,13 @@ class ServerLogRescues:
 
     def on_server_started(self, node: str) -> None:
         """A (re)started server has no rooms: the dispatches followed on it died with them.
-        (With several nodes, rooms live on in Redis and the other nodes.)"""
+        (With several nodes, rooms live on in Redis and the other nodes.) Those followed
+        since it started stay: a restarted proxy reads the log again from its start."""
         if node == "":
-            self.watcher.deliveries.clear()
+            started = self.registry.started.get(node, 0.0)
+            for key, d in list(self.watcher.deliveries.items()):
+                if d.requested_at < started:
+                    self.watcher.deliveries.pop(key)
 
     def on_never_connected(self, room: str, identity: str) -> None:
         for d in list(self.watcher.deliveries.values()):

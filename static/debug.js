@@ -103,6 +103,7 @@ async function refreshStatus() {
   else if (!registered.known) pill("pill-worker", w.healthy ? "ok" : "bad", `worker "${w.agent_name || "(unnamed)"}" up`);
   else pill("pill-worker", "ok", `worker "${health.expected_agent_name}" registered`);
   renderWorkers(health);
+  noteProxyRestart(health);
   devstack.cluster = (health.nodes || []).length > 1;
   // Your own agent file names itself once its worker is up: follow it until you type a name.
   if (!nameEdited && state() === "idle" && health.expected_agent_name && !new URLSearchParams(location.search).has("agent")) {
@@ -113,6 +114,18 @@ async function refreshStatus() {
     showBanner(!lk.reachable ? `livekit-server at ${lk.url} is not reachable: start it with \`make dev\`.` : "");
   }
   return health;
+}
+
+// The proxy runs under its supervisor: a restart (a crash) is told once, with what it kept.
+let proxyStartedAt = null;
+function noteProxyRestart(health) {
+  const started = health.proxy && health.proxy.started_at;
+  if (!started) return;
+  if (proxyStartedAt !== null && started !== proxyStartedAt) {
+    const restarts = ((health.processes || []).find((p) => p.name.startsWith("proxy")) || {}).restarts || 0;
+    log("proxy restarted", `the proxy was restarted by its supervisor (${restarts} so far); it resumed ${health.proxy.resumed_deliveries} followed dispatches`, "warn");
+  }
+  proxyStartedAt = started;
 }
 
 function pill(id, kind, text, fix = "") {

@@ -77,6 +77,12 @@ async def health(request: Request, lk: LiveKit, settings: SettingsDep) -> dict[s
         # "crash-looping" when it failed the same way twice at start (with why, and the fix).
         "processes": processes,
         "agent_crash": agent_crash(processes),
+        # This proxy: when it started, and how many followed dispatches it resumed from the
+        # state dir (a restart after a crash loses none); its restarts are in `processes`.
+        "proxy": {
+            "started_at": request.app.state.started_at,
+            "resumed_deliveries": request.app.state.resumed,
+        },
         # Your own agent project (AGENT_DIR): its kind, Python, livekit-agents, model files.
         "projects": read_states(settings.state_dir, PROJECTS),
         # Several nodes (LIVEKIT_NODES): each node, the workers on it, and the shared Redis.
