@@ -8,6 +8,7 @@ The stack never installs its own livekit-agents into it: the project's version r
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -38,6 +39,8 @@ JWT_MIN_KEY_BYTES = 32  # PyJWT's InsecureKeyLengthWarning below this, for HS256
 # The stack's Python environment must not leak into the project's.
 NOT_INHERITED = ("VIRTUAL_ENV", "PYTHONHOME", "PYTHONPATH", "UV_PROJECT_ENVIRONMENT")
 RUNNER = Path(__file__).resolve().parent / "user_file.py"
+COMPLETE = ".devstack-complete"  # the marker of a requirements venv built to its end
+DOWNLOAD_TIMEOUT = 600.0
 
 
 class ProjectError(Exception):
@@ -165,28 +168,30 @@ def prepare_environment(project: Project, cache: Path) -> Path:
         return project.root / ".venv" / "bin" / "python"
     uv = find_uv(cache)
     if project.kind == "uv":
-        # As `uv run` does before running: the lock is honoured, and updated if the
-        # project's dependencies changed.
-        _run_step([uv, "sync", "--quiet"], project.root, "syncing the project's environment")
-        venv = Path(os.environ.get("UV_PROJECT_ENVIRONMENT") or project.root / ".venv")
-        return venv / "bin" / "python"
+        # As `uv run` does before running: the lock is honoured (and updated if the
+        # project's dependencies changed), and what the user installed by hand stays.
+        # UV_PROJECT_ENVIRONMENT is not passed on (_clean_env): the project's .venv it is.
+        _run_step(
+            [uv, "sync", "--inexact", "--quiet"], project.root, "syncing the project's environment"
+        )
+        return project.root / ".venv" / "bin" / "python"
     venv = cache / "venvs" / project.digest
-    if not (venv / "bin" / "python").exists():
-        # Built aside and moved in place: a failed install leaves nothing half-done.
-        building = cache / "venvs" / f".{project.digest}.building"
-        shutil.rmtree(building, ignore_errors=True)
-        try:
-            _run_step([uv, "venv", "--quiet", str(building)], project.root, "creating a venv")
+    (cache / "venvs").mkdir(parents=True, exist_ok=True)
+    # Two workers of a pool may start at once: one builds, the other waits for it.
+    with (cache / "venvs" / f".{project.digest}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (venv / COMPLETE).exists():
+            # Built in place (its scripts name their own path) and marked complete last: a
+            # build cut short is no venv, and the next start builds it again from scratch.
+            shutil.rmtree(venv, ignore_errors=True)
+            _run_step([uv, "venv", "--quiet", str(venv)], project.root, "creating a venv")
             _run_step(
-                [uv, "pip", "install", "--quiet", "--python", str(building / "bin" / "python"),
+                [uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"),
                  "-r", "requirements.txt"],
                 project.root,
                 "installing requirements.txt",
             )  # fmt: skip
-        except ProjectError:
-            shutil.rmtree(building, ignore_errors=True)
-            raise
-        building.rename(venv)
+            (venv / COMPLETE).write_text(project.digest)
     return venv / "bin" / "python"
 
 
@@ -297,14 +302,21 @@ def download_files(
     if earlier.get("digest") == with_lock:
         failures = list(earlier.get("failures", []))
         if failures:
-            _say_download_failed(failures, again=True)
+            _say_download_failed(failures, again=True, stamp=stamp)
         return bool(earlier.get("ok")), failures
     command = _download_command(python, project)
     say("downloading the plugins' model files once for this lock: " + " ".join(command[1:]))
     started = time.monotonic()
-    done = subprocess.run(
-        command, cwd=project.root, env=env, capture_output=True, text=True, timeout=600, check=False
-    )
+    try:
+        done = subprocess.run(
+            command, cwd=project.root, env=env, capture_output=True, text=True,
+            timeout=DOWNLOAD_TIMEOUT, check=False,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        failures = [f"exit -: no answer in {DOWNLOAD_TIMEOUT:.0f} s (a hub that hangs?)"]
+        _say_download_failed(failures, again=False, stamp=stamp)
+        _write_stamp(stamp, with_lock, False, failures)
+        return False, failures
     output = done.stdout + done.stderr
     failures = [
         line.split("failed downloading files for ", 1)[1].strip()
@@ -320,21 +332,27 @@ def download_files(
     if ok:
         say(f"model files ready ({time.monotonic() - started:.1f} s)")
     else:
-        _say_download_failed(failures, again=False)
-    stamp.parent.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(json.dumps({"digest": with_lock, "ok": ok, "failures": failures}))
+        _say_download_failed(failures, again=False, stamp=stamp)
+    _write_stamp(stamp, with_lock, ok, failures)
     return ok, failures
 
 
-def _say_download_failed(failures: list[str], *, again: bool) -> None:
+def _write_stamp(stamp: Path, digest: str, ok: bool, failures: list[str]) -> None:
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(json.dumps({"digest": digest, "ok": ok, "failures": failures}))
+
+
+def _say_download_failed(failures: list[str], *, again: bool, stamp: Path) -> None:
+    """One line: what failed, what will break, and how to try again before the lock changes."""
     when = " (this lock's earlier try)" if again else ""
+    retry = f"it runs again when the lock changes, or now once you delete {stamp}"
     what, _, why = failures[0].partition(": ")
     if what.startswith("exit "):  # livekit-agents' own step failed, no plugin named
-        say(f"warning: download-files failed{when}: {failures[0][:200]}")
+        say(f"warning: download-files failed{when}: {failures[0][:200]}; {retry}")
         return
     say(
         f"warning: download-files failed{when} for {what}: {why[:160]}; a job that loads "
-        f"its model files will crash at start (model_files_missing). {MODEL_FILES_FIX}"
+        f"its model files will crash at start (model_files_missing); {retry}. {MODEL_FILES_FIX}"
     )
 
 

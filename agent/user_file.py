@@ -18,8 +18,9 @@ So the file runs as `__main__`, as `python agent.py` would run it, with `cli.run
 replaced by a function that takes the AgentServer (or WorkerOptions, converted the way
 run_app converts them) and runs it through the thin `start` path instead. A file whose
 `__main__` block calls no run_app is searched for an AgentServer the way discovery does.
-A livekit-agents without that thin path (1.2, before AgentServer) runs its own run_app
-with `start`, which it did not deprecate."""
+A livekit-agents without that thin path (1.2 to 1.5) runs its own run_app with `start`,
+which it did not deprecate; `start` is its production mode, so where the file left the
+defaults, the stack's dev behaviour is set by hand (never full, no 30 min drain)."""
 
 from __future__ import annotations
 
@@ -185,7 +186,7 @@ def _replaced_run_app(run_app: Callable[..., None]) -> Iterator[None]:
     try:
         yield
     finally:
-        for m, original in zip(modules, saved, strict=True):
+        for m, original in zip(modules, saved):  # noqa: B905 - the project may run Python 3.9
             m.run_app = original
 
 
@@ -231,17 +232,22 @@ def _default_load() -> Callable[..., float] | None:
     return None
 
 
+def _field(options: Any, name: str) -> str:
+    """An option's attribute: private on an AgentServer (no public setter), public on a
+    WorkerOptions."""
+    return f"_{name}" if hasattr(options, "_agent_name") else name
+
+
 def _apply_stack_settings(options: Any, launch: Launch) -> None:
-    """What the stack needs to supervise and find the worker, on an AgentServer (private
-    fields, no public setter) or a WorkerOptions (public fields); the agent itself (name,
-    entrypoint, prewarm, request handler) stays the user's."""
-    server_style = hasattr(options, "_agent_name")
+    """What the stack needs to supervise and find the worker, on an AgentServer or a
+    WorkerOptions; the agent itself (name, entrypoint, prewarm, request handler) stays the
+    user's."""
 
     def get(name: str) -> Any:
-        return getattr(options, f"_{name}" if server_style else name)
+        return getattr(options, _field(options, name), None)
 
     def put(name: str, value: Any) -> None:
-        setattr(options, f"_{name}" if server_style else name, value)
+        setattr(options, _field(options, name), value)
 
     # The health server on AGENT_HTTP_HOST:AGENT_HTTP_PORT, where the proxy and the doctor
     # look (livekit-agents' dev default is a random port).
@@ -266,7 +272,22 @@ def _apply_stack_settings(options: Any, launch: Launch) -> None:
         and default_load is not None
         and get("load_fnc") in (None, default_load)
     ):
-        options.load_fnc = lambda *worker: min(default_load(*worker), MAX_REPORTED_LOAD)
+        put("load_fnc", lambda *worker: min(default_load(*worker), MAX_REPORTED_LOAD))
+
+
+def _dev_on_production_start(options: Any, launch: Launch) -> None:
+    """An older livekit-agents' `start` is production mode: a file's default threshold
+    becomes 0.7 of the CPU (full on a busy laptop) and a stop drains for 30 minutes. For
+    `make dev`, where the file left them: never full (1.0, the most `start` accepts; the
+    load reported stays below it) and no drain, as its `dev` would."""
+    if not launch.dev:
+        return
+    if launch.load_threshold is None and isinstance(
+        getattr(options, "load_threshold", None), _env_option_types()
+    ):
+        options.load_threshold = 1.0
+    if hasattr(options, "drain_timeout"):
+        options.drain_timeout = 0
 
 
 def _thin_start() -> Callable[[Any, Any], None] | None:
@@ -322,6 +343,7 @@ def _run(
     # An older livekit-agents: its own CLI, `start` (it has no `--dev` flag there; `dev`
     # would add its own file watcher on top of the supervisor's).
     _apply_stack_settings(server, launch)
+    _dev_on_production_start(server, launch)
     agent_name = str(getattr(server, "agent_name", "") or getattr(server, "_agent_name", ""))
     _say_what_runs(launch, style, agent_name, to_stderr=True)
     sys.argv = [sys.argv[0], "start", "--log-level", launch.log_level.upper()]

@@ -17,7 +17,10 @@ MODEL_FILES_FIX = (
 EDIT_FIX = "Fix the error in your agent and save: the stack restarts the worker when a file of the project changes."
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 # A line that says why: the runner's own one-liners first, then a Python exception.
-OWN_LINE = re.compile(r"^(agent|supervisor|preflight): ")
+# (The runner's and the settings' one-liners only: an agent may print "agent: ..." itself.)
+OWN_LINE = re.compile(
+    r"^(agent|supervisor|proxy): ([A-Z][A-Z_]+=|your agent |the project|livekit-agents )"
+)
 EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt))(: .*)?$")
 MISSING_MODULE = re.compile(r"No module named '(livekit\.plugins\.\w+)")
 MISSING_NAME = re.compile(r"cannot import name '(\w+)' from 'livekit\.plugins'")

@@ -88,11 +88,13 @@ class RegisteredWorker:
     registered_at: float
     jobs: list[str] = field(default_factory=list)  # job ids the server assigned to it
     node: str = ""  # the node's name in LIVEKIT_NODES ("" on a single node)
-    # The rooms of its newest jobs (ROOMS_PER_WORKER): where its agents are, should it die.
-    rooms: list[str] = field(default_factory=list)
+    # (room, when assigned) of its newest jobs (ROOMS_PER_WORKER): where its agents are,
+    # should it die.
+    rooms: list[tuple[str, float]] = field(default_factory=list)
+    closed_at: float | None = None  # when the server closed it (its clock, seconds)
 
     def to_dict(self) -> dict[str, Any]:
-        shown = {k: v for k, v in asdict(self).items() if k != "rooms"}
+        shown = {k: v for k, v in asdict(self).items() if k not in ("rooms", "closed_at")}
         return {**shown, "jobs_assigned": len(self.jobs)}
 
 
@@ -149,12 +151,14 @@ class WorkerRegistry:
                 callback(worker)
         elif parsed.message == CLOSED:
             closed = self.workers.pop(f.get("workerID", ""), None)
-            for callback in self.on_closed if closed else []:
-                callback(closed)  # type: ignore[arg-type]
+            if closed is not None:
+                closed.closed_at = parsed.at
+                for callback in self.on_closed:
+                    callback(closed)
         elif parsed.message == ASSIGNED and (w := self.workers.get(f.get("workerID", ""))):
             w.jobs.append(f.get("jobID", ""))
             if room := f.get("room"):
-                w.rooms = [*w.rooms[-(ROOMS_PER_WORKER - 1) :], room]
+                w.rooms = [*w.rooms[-(ROOMS_PER_WORKER - 1) :], (room, parsed.at)]
         elif parsed.message == NEVER_CONNECTED and "room" in f and "participant" in f:
             for callback in self.on_never_connected:
                 callback(f["room"], f["participant"])

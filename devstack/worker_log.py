@@ -31,6 +31,10 @@ SESSION_FAILED = re.compile(
 )
 INFERENCE = re.compile(r"LiveKit Inference|livekit\.agents\.inference")
 MAX_TEXT = 300
+READ_BYTES = 4 * 1024 * 1024
+# A model service's retry warnings count as a failing session only this often for one job
+# (livekit-agents retries 3 times); an ERROR, or the session closing, counts at once.
+RETRIES_THAT_FAIL = 3
 
 
 @dataclass
@@ -45,6 +49,7 @@ class JobFailure:
     error: str  # the exception's last line, or the failing service's message
     inference: bool = False  # the failing service is LiveKit Inference
     count: int = 1
+    severe: bool = True  # an ERROR, or a closing session; a retry warning is not
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -138,6 +143,7 @@ def _failure(level: str, at: float, text: list[str]) -> JobFailure | None:
         at=at,
         error=error[:MAX_TEXT],
         inference=bool(INFERENCE.search(body) or INFERENCE.search(json.dumps(extra))),
+        severe=level != "WARNING" or "unrecoverable" in body,
     )
 
 
@@ -151,15 +157,26 @@ def failures_in(lines: list[str]) -> list[JobFailure]:
         key = (failure.job_id, failure.kind)
         if key in seen:
             seen[key].count += 1
+            seen[key].severe |= failure.severe
         else:
             seen[key] = failure
-    return sorted(seen.values(), key=lambda f: f.at)
+    # One retry that then worked is not a failing session.
+    failing = [f for f in seen.values() if f.severe or f.count >= RETRIES_THAT_FAIL]
+    return sorted(failing, key=lambda f: f.at)
 
 
 def log_paths(state_dir: Path) -> list[Path]:
     """The worker logs the supervisor keeps (every `agent*` process: a pool's copies too)."""
     folder = state_dir / LOGS
     return sorted(folder.glob("agent*.log")) if folder.is_dir() else []
+
+
+def _tail(path: Path) -> str:
+    """The log's last READ_BYTES (the page asks every 2 s; a room's jobs are recent)."""
+    with path.open("rb") as f:
+        size = f.seek(0, 2)
+        f.seek(max(0, size - READ_BYTES))
+        return f.read().decode(errors="replace")
 
 
 def read_failures(
@@ -169,7 +186,7 @@ def read_failures(
     found: list[JobFailure] = []
     for path in log_paths(state_dir):
         try:
-            lines = path.read_text(errors="replace").splitlines()
+            lines = _tail(path).splitlines()
         except OSError:
             continue
         found += failures_in(lines)

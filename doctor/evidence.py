@@ -270,7 +270,8 @@ def failures_since_dispatch(
         return []
     mine = [d.age_seconds for d in room.dispatches if d.agent_name == agent_name]
     age = min(mine) if mine else room.age_seconds
-    return job_failures(state_dir, room.name, agent_name, time.time() - age if age else 0.0)
+    since = time.time() - age if age is not None else 0.0  # a fresh dispatch's age is 0.0
+    return job_failures(state_dir, room.name, agent_name, since)
 
 
 async def gather(target: Target) -> Evidence:

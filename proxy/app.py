@@ -22,7 +22,7 @@ from proxy.delivery import DeliveryWatcher
 from proxy.delivery_rescues import ServerLogRescues
 from proxy.delivery_upkeep import sweep
 from proxy.dispatcher import Dispatcher
-from proxy.durable import DurableState, keep, restore
+from proxy.durable import DurableState, keep, restore, save_on_change
 from proxy.errors import ERROR_RESPONSES, install_error_handlers
 from proxy.metrics import DeliveryMetrics
 from proxy.models import ROOM_SCHEMA
@@ -61,6 +61,7 @@ def create_app(settings: Settings) -> FastAPI:
         store = DurableState(settings.state_dir, str(settings.proxy_port))
         saved = await asyncio.to_thread(store.load)
         app.state.resumed = restore(watcher, saved) if saved else 0
+        save_on_change(watcher, store)
         app.state.started_at = time.time()
         if saved:
             logger.info("resumed %d followed dispatches from %s", app.state.resumed, store.path)

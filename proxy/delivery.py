@@ -27,7 +27,7 @@ from livekit import api
 
 from devstack.livekit import API_ERRORS, SERVER_ERRORS
 from devstack.rooms import AGENT_KIND, agent_name_of
-from devstack.server_log import WorkerRegistry
+from devstack.server_log import RegisteredWorker, WorkerRegistry
 from proxy.deliveries import (
     BACKOFF_SECONDS,
     ENDED_ON_PURPOSE,
@@ -76,6 +76,8 @@ class DeliveryWatcher:
         # Called with each delivery it starts to follow (proxy.delivery_rescues checks what
         # the server's log already said about it).
         self.on_tracked: list[Callable[[Delivery], None]] = []
+        # Called after each change of what it follows (proxy.durable keeps it on disk).
+        self.on_change: list[Callable[[], None]] = []
 
     def lock(self, room: str, agent_name: str) -> asyncio.Lock:
         return self._locks.setdefault((room, agent_name), asyncio.Lock())
@@ -114,6 +116,7 @@ class DeliveryWatcher:
         from it when this participant's join creates the room (none if the room existed)."""
         self.tokens[(room, identity)] = agents
         self.token_times[(room, identity)] = time.time()
+        self._changed()
 
     def forget(self, room: str, agent_name: str) -> None:
         """The stack itself lets this agent go (a switch): its leaving is not a loss."""
@@ -184,7 +187,7 @@ class DeliveryWatcher:
             return
         await self._replace_lost(d, f"{p.identity} left abnormally ({why})")
 
-    async def replace_dead_worker_agent(self, d: Delivery, worker_id: str) -> None:
+    async def replace_dead_worker_agent(self, d: Delivery, worker: RegisteredWorker) -> None:
         """`d`'s agent came from a worker the server just closed. If the agent is still in
         the room, it is a ghost: its job process died with the worker, and the server would
         keep it until its connection times out (about 20 s, CONNECTION_TIMEOUT). Cloud
@@ -198,7 +201,9 @@ class DeliveryWatcher:
                 api.RoomParticipantIdentity(room=d.room, identity=identity)
             )
         except API_ERRORS:
-            return  # it left before its worker closed: a stop on purpose, or the room ended
+            return  # it left before its worker closed (a stop on purpose), or the room ended
+        if not await self._people_in(d.room):
+            return  # nobody to serve: the ghost only keeps an empty room a little longer
         if d.state != "joined" or d.agent_identity != identity:
             return  # its departure's webhook came meanwhile
         # Cleared first: the removal's webhook (PARTICIPANT_REMOVED) is not a departure on
@@ -209,7 +214,7 @@ class DeliveryWatcher:
                 api.RoomParticipantIdentity(room=d.room, identity=identity)
             )
         await self._replace_lost(
-            d, f"{identity}'s worker {worker_id} closed with it in the room; removed it"
+            d, f"{identity}'s worker {worker.worker_id} closed with it in the room; removed it"
         )
 
     async def _replace_lost(self, d: Delivery, why: str) -> None:
@@ -302,7 +307,13 @@ class DeliveryWatcher:
             logger.error("delivery action failed: %r", task.exception())
 
     def event(self, d: Delivery, kind: str, message: str) -> None:
+        """Every change of a delivery is told with an event, so each one is kept too."""
         self.events.add(d, kind, message)
+        self._changed()
+
+    def _changed(self) -> None:
+        for changed in self.on_change:
+            changed()
 
     async def aclose(self) -> None:
         for task in list(self._tasks):

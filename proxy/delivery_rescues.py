@@ -44,11 +44,17 @@ class ServerLogRescues:
 
     def on_worker_closed(self, worker: RegisteredWorker) -> None:
         """A worker's connection ended (killed, crashed or stopped): an agent of its jobs
-        still in a room has no job process behind it any more."""
-        rooms = set(worker.rooms)
+        still in a room has no job process behind it any more. A delivery's agent is this
+        worker's when the worker was given a job in that room for the current dispatch (one
+        job per dispatch; a pool's other worker, or an older dispatch's, is not it), and
+        the worker closed after (a restarted proxy reads old closes again from the log)."""
+        closed_at = worker.closed_at or 0.0
         for d in list(self.watcher.deliveries.values()):
-            if d.agent_name == worker.agent_name and d.room in rooms and d.state == "joined":
-                self.watcher.spawn(self.watcher.replace_dead_worker_agent(d, worker.worker_id))
+            if d.agent_name != worker.agent_name or d.state != "joined":
+                continue
+            took = any(room == d.room and at >= d.created_at for room, at in worker.rooms)
+            if took and d.created_at <= closed_at:
+                self.watcher.spawn(self.watcher.replace_dead_worker_agent(d, worker))
 
     def on_server_started(self, node: str) -> None:
         """A (re)started server has no rooms: the dispatches followed on it died with them.

@@ -1,6 +1,5 @@
 """The delivery watcher's state survives the proxy: kept in SQLite in the state dir
-(DEVSTACK_STATE_DIR/devstack.db), written a moment after each change, read back at
-start. A proxy killed with -9 and restarted by its supervisor resumes every dispatch it
+(DEVSTACK_STATE_DIR/devstack.db), written at each change, read back at start. A proxy killed with -9 and restarted by its supervisor resumes every dispatch it
 was following (one held for a worker that had not registered yet is still delivered when
 that worker registers), its tokens' room configs, its events and its counters."""
 
@@ -11,16 +10,18 @@ import contextlib
 import json
 import logging
 import sqlite3
+import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from proxy.deliveries import Delivery, Event
 from proxy.delivery import DeliveryWatcher
+from proxy.delivery_upkeep import STALE_SECONDS
 
 logger = logging.getLogger("devstack.proxy")
 DATABASE = "devstack.db"
-SAVE_EVERY = 0.2  # seconds: what a kill -9 can lose at most
+SAVE_EVERY = 0.5  # seconds: the safety net for changes that come without an event
 # The counters carried over (their labels with them); the join-time histogram starts anew.
 COUNTERS = ("requested", "delivered", "redispatched", "lost")
 
@@ -31,7 +32,8 @@ class DurableState:
     def __init__(self, state_dir: Path, key: str) -> None:
         state_dir.mkdir(parents=True, exist_ok=True)
         self.path = state_dir / DATABASE
-        self.key = f"watcher:{key}"
+        # Versioned: a row another version of the stack wrote is not read back.
+        self.key = f"watcher:v1:{key}"
         with self._db() as db:
             db.execute("CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
 
@@ -78,9 +80,22 @@ def counter_values(watcher: DeliveryWatcher) -> list[list[Any]]:
 
 
 def restore(watcher: DeliveryWatcher, data: dict[str, Any]) -> int:
-    """Put a saved state back into a fresh watcher; returns how many dispatches it resumes."""
+    """Put a saved state back into a fresh watcher; returns how many dispatches it resumes.
+    A state it cannot read is left behind with one line: the proxy starts afresh."""
+    try:
+        return _restore(watcher, data)
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        logger.warning("the saved delivery state is unreadable (%s); starting afresh", exc)
+        watcher.deliveries.clear()
+        return 0
+
+
+def _restore(watcher: DeliveryWatcher, data: dict[str, Any]) -> int:
+    now = time.time()
     for d in data.get("deliveries", []):
         delivery = Delivery(**d)
+        if now - delivery.requested_at > STALE_SECONDS:
+            continue  # an earlier session's: its room is long gone
         if delivery.state == "redispatching":
             # The re-dispatch was cut by the crash: follow it as waiting, the next
             # registration (or the server's log, read again from its start) re-issues it.
@@ -98,16 +113,34 @@ def restore(watcher: DeliveryWatcher, data: dict[str, Any]) -> int:
     return len(watcher.deliveries)
 
 
+def save_on_change(watcher: DeliveryWatcher, store: DurableState) -> None:
+    """Write through: a dispatch the proxy answered for is on disk before anything else
+    happens (a kill -9 right after the answer loses nothing); a write takes milliseconds."""
+
+    def save() -> None:
+        try:
+            store.save(dump(watcher))
+        except sqlite3.Error as exc:  # busy or locked: keep() tries again shortly
+            logger.warning("could not save the delivery state to %s: %s", store.path, exc)
+
+    watcher.on_change.append(save)
+
+
 async def keep(watcher: DeliveryWatcher, store: DurableState) -> None:
-    """Save the watcher's state a moment after it changed, until cancelled (then once more)."""
+    """What changes without an event (counters, joins remembered) is saved a moment later,
+    until cancelled (then once more)."""
     saved = json.dumps(dump(watcher))
     try:
         while True:
             await asyncio.sleep(SAVE_EVERY)
             now = json.dumps(dump(watcher))
-            if now != saved:
+            if now == saved:
+                continue
+            try:
                 await asyncio.to_thread(store.save, json.loads(now))
                 saved = now
+            except sqlite3.Error as exc:  # busy or locked: the next round tries again
+                logger.warning("could not save the delivery state to %s: %s", store.path, exc)
     finally:
         with contextlib.suppress(sqlite3.Error):
             store.save(dump(watcher))

@@ -53,7 +53,12 @@ def describe_exit(code: int) -> str:
 
 class Supervisor:
     def __init__(
-        self, name: str, command: list[str], state_dir: Path, watch: Path | None = None
+        self,
+        name: str,
+        command: list[str],
+        state_dir: Path,
+        watch: Path | None = None,
+        ignored: tuple[Path, ...] = (),
     ) -> None:
         self.name, self.command, self.state_dir = name, command, state_dir
         # Plain flags: a signal handler must not take a lock the main thread may hold.
@@ -62,9 +67,11 @@ class Supervisor:
         self.child: subprocess.Popen[bytes] | None = None
         self.restarts = 0
         self.output = Output(state_dir, name)
-        self.watcher = Watcher(watch, self._on_change) if watch else None
+        self.watcher = Watcher(watch, self._on_change, ignored) if watch else None
         self.reason: Reason | None = None
         self.same_failures = 0
+        self.asked_pid = 0  # the child last asked to stop
+        self.killed_pid = 0  # the child whose group was last killed (never kill twice: reuse)
 
     def state(self, state: str, **extra: object) -> None:
         child = self.child.pid if self.child and self.child.poll() is None else None
@@ -88,9 +95,10 @@ class Supervisor:
         )
 
     def _on_change(self, path: str) -> None:
-        """A file of the user's agent changed (watcher thread): restart the worker now."""
+        """A file of the user's agent changed (watcher thread): restart the worker now,
+        stopped the way a stop stops it (_ask_to_stop)."""
         self.changed = path
-        self._signal_child(signal.SIGTERM)
+        self._ask_to_stop()
 
     def stop(self, signum: int, _frame: object) -> None:
         """Ask the child itself to stop, as Ctrl-C in its own terminal would: a worker ends
@@ -98,14 +106,14 @@ class Supervisor:
         and it would log each one as an ERROR), the server's launcher stops its container.
         Whatever of its group is left after STOP_GRACE is killed (_reap)."""
         self.stopping = True
+        self._ask_to_stop()
+
+    def _ask_to_stop(self) -> None:
+        """One SIGINT to the child itself; _wait kills its group STOP_GRACE later."""
         if self.child and self.child.poll() is None:
+            self.asked_pid = self.child.pid
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(self.child.pid, signal.SIGINT)
-
-    def _signal_child(self, sig: int) -> None:
-        if self.child and self.child.poll() is None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.child.pid, sig)
 
     def run(self) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -115,6 +123,9 @@ class Supervisor:
         backoff = 0.0
         while not self.stopping:
             started = time.monotonic()
+            if self.changed:  # changed while it waited for its restart
+                say(self.name, f"{self.changed} changed; restarting now")
+                self.reason, self.same_failures, backoff = None, 0, 0.0
             self.changed = None
             self.child = subprocess.Popen(
                 self.command,
@@ -127,16 +138,18 @@ class Supervisor:
             assert self.child.stdout is not None
             self.output.follow(self.child.stdout)
             if self.stopping:  # the stop came while the child was being started
-                self._signal_child(signal.SIGTERM)
+                self._ask_to_stop()
             self.state("running")
             code = self._wait()
+            if not self.stopping:
+                self._kill_group()  # first: what is left of it holds the output pipe open
             self.output.wait()
             if self.stopping:
                 break
-            self._kill_group()
             if self.changed:
                 say(self.name, f"{self.changed} changed; restarting")
                 self.reason, self.same_failures, backoff = None, 0, 0.0
+                self.changed = None
                 continue
             ran = time.monotonic() - started
             if ran >= STABLE_AFTER:
@@ -179,12 +192,13 @@ class Supervisor:
             time.sleep(TICK)
         if self.changed:
             say(self.name, f"{self.changed} changed; starting again")
-            self.same_failures = 0
+            self.reason, self.same_failures, self.changed = None, 0, None
 
     def _sleep(self, seconds: float) -> bool:
-        """Sleep up to `seconds`; True when a stop came meanwhile."""
+        """Sleep up to `seconds`, or until a file of the project changed; True when a stop
+        came meanwhile."""
         deadline = time.monotonic() + seconds
-        while not self.stopping and time.monotonic() < deadline:
+        while not (self.stopping or self.changed) and time.monotonic() < deadline:
             time.sleep(TICK)
         return self.stopping
 
@@ -197,8 +211,10 @@ class Supervisor:
             try:
                 return self.child.wait(timeout=TICK)
             except subprocess.TimeoutExpired:
-                if not self.stopping:
+                if not (self.stopping or self.changed):
                     continue
+                if self.asked_pid != self.child.pid:  # the ask came before this child
+                    self._ask_to_stop()
                 stop_seen = stop_seen or time.monotonic()
                 if time.monotonic() - stop_seen > STOP_GRACE:
                     say(self.name, f"still running {STOP_GRACE:.0f} s after the stop; killing it")
@@ -218,6 +234,9 @@ class Supervisor:
         """SIGKILL what is left of the child's process group (job processes of a dead worker
         would otherwise linger as ghosts in their rooms)."""
         assert self.child is not None
+        if self.killed_pid == self.child.pid:
+            return  # already done: its process group id may belong to another by now
+        self.killed_pid = self.child.pid
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.child.pid, signal.SIGKILL)
 
@@ -244,7 +263,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"supervisor: {exc}", file=sys.stderr)
         return 2
     watch = watched_folder(settings) if args.watch_agent else None
-    return Supervisor(process_name(args.name), command, settings.state_dir, watch).run()
+    ignored = (settings.state_dir, settings.cache_dir)
+    return Supervisor(process_name(args.name), command, settings.state_dir, watch, ignored).run()
 
 
 if __name__ == "__main__":

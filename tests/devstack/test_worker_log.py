@@ -49,11 +49,17 @@ def test_a_crashed_job_gives_its_exception_line_and_room() -> None:
 
 
 def test_a_session_that_cannot_reach_inference_is_counted_once_per_job() -> None:
-    (failure,) = failures_in([INFERENCE, INFERENCE, "2026-12-03 11:32:55,000 - INFO x - fine"])
-    assert failure.kind == "session" and failure.inference and failure.count == 2
+    (failure,) = failures_in([INFERENCE] * 3 + ["2026-12-03 11:32:55,000 - INFO x - fine"])
+    assert failure.kind == "session" and failure.inference and failure.count == 3
     assert failure.error.startswith(
         "failed to recognize speech: failed to connect to LiveKit Inference STT"
     )
+
+
+def test_one_retry_that_worked_is_not_a_failing_session() -> None:
+    assert failures_in([INFERENCE]) == []
+    closing = INFERENCE.replace("WARNING", "ERROR")  # an error counts at once
+    assert len(failures_in([closing])) == 1
 
 
 def test_missing_model_files_are_told_from_other_crashes() -> None:

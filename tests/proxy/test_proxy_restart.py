@@ -55,7 +55,9 @@ async def test_proxy_killed_resumes_a_held_dispatch_and_its_counters(
             )  # fmt: skip
             back = time.monotonic() - killed
             after = get(proxy, "/api/delivery", room=room_name)
-            assert [d["state"] for d in after["deliveries"]] == ["waiting_for_worker"]  # type: ignore[index]
+            assert [d["state"] for d in after["deliveries"]] == ["waiting_for_worker"], (
+                proxy.output[-3000:]
+            )  # type: ignore[index]
             assert after["counters"]["dispatches_requested"] == requested  # type: ignore[index]
             health = get(proxy, "/api/health")
             assert health["proxy"]["resumed_deliveries"] >= 1  # type: ignore[index]
