@@ -16,6 +16,7 @@ import pytest
 from devstack.local_server import LiveKitServer
 from devstack.processes import AgentWorker, Proxy
 from devstack.waiting import http_ok, wait_until
+from tests.proxy.test_delivery import dispatch
 from tests.support.clients import connected, plain_token
 
 pytestmark = pytest.mark.integration
@@ -38,11 +39,7 @@ async def test_proxy_killed_resumes_a_held_dispatch_and_its_counters(
         async with connected(
             livekit_server, plain_token(livekit_server, room_name, "user")
         ) as client:
-            async with httpx.AsyncClient(base_url=proxy.url, timeout=30) as http:
-                made = await http.post(
-                    "/api/dispatch-agent", json={"room": room_name, "agent_name": name}
-                )
-            assert made.status_code == 200, made.text
+            await dispatch(proxy, room_name, name)
             held = get(proxy, "/api/delivery", room=room_name)
             assert [d["state"] for d in held["deliveries"]] == ["waiting_for_worker"]  # type: ignore[index]
             requested = held["counters"]["dispatches_requested"]  # type: ignore[index]
