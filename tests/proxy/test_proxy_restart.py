@@ -9,13 +9,15 @@ import os
 import signal
 import time
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
+from livekit import api
 
-from devstack.local_server import LiveKitServer
+from devstack.local_server import LiveKitServer, choose_runtime, start_livekit_server
 from devstack.processes import AgentWorker, Proxy
-from devstack.waiting import http_ok, wait_until
+from devstack.waiting import free_port, http_ok, wait_until
 from tests.proxy.test_delivery import dispatch
 from tests.support.clients import connected, plain_token
 
@@ -74,3 +76,66 @@ async def test_proxy_killed_resumes_a_held_dispatch_and_its_counters(
     finally:
         proxy.stop()
     print(f"\nproxy killed with -9 answered again after {back:.1f} s")
+
+
+async def test_a_restarted_proxy_leaves_a_replaced_agent_alone(
+    tmp_path: Path, room_name: str
+) -> None:
+    """A worker killed with its agent in the room is replaced; the proxy restarted after
+    that reads the old worker's close again from the server's log, and must not take the
+    new, healthy agent for a ghost."""
+    proxy_port = free_port()
+    server = start_livekit_server(
+        choose_runtime(),
+        state_dir=tmp_path,
+        webhook_url=f"http://127.0.0.1:{proxy_port}/api/webhooks/livekit",
+    )
+    name = f"replaced-{uuid.uuid4().hex[:6]}"
+    worker = AgentWorker(server, name, supervised=True)
+    proxy = Proxy(server, name, worker.health_url, port=proxy_port, supervised=True)
+    try:
+        worker.wait_registered()
+        proxy.wait_ready()
+        async with connected(server, plain_token(server, room_name, "user")) as client:
+            await dispatch(proxy, room_name, name)
+            (first,) = await client.wait_for_agents(1)
+            os.killpg(worker.supervised_pid(), signal.SIGKILL)
+            second = await client.wait_for_new_agent(exclude={first.identity}, timeout=30)
+            wait_until(
+                lambda: get(proxy, "/api/delivery", room=room_name)["deliveries"][0]["state"]  # type: ignore[index]
+                == "joined",
+                timeout=15, what="the watcher to see the new agent joined",
+            )  # fmt: skip
+            lost_before = kinds_of(proxy, room_name).count("agent lost")
+
+            os.kill(proxy.supervised_pid(), signal.SIGKILL)
+            wait_until(
+                lambda: proxy.supervised_state()["restarts"] == 1 and http_ok(f"{proxy.url}/docs"),
+                timeout=30, what="the proxy to answer again",
+            )  # fmt: skip
+            # It has read the server's log again, old close included, once it lists the
+            # worker registered after the kill.
+            wait_until(
+                lambda: any(
+                    w["agent_name"] == name
+                    for w in get(proxy, "/api/health")["registered"]["workers"]  # type: ignore[index]
+                ),
+                timeout=15, what="the restarted proxy to read the server's log",
+            )  # fmt: skip
+            # The replay's rescues run on the proxy's loop: two more answers from it, then
+            # the server itself says whether the agent is still in the room.
+            lost_after = [kinds_of(proxy, room_name).count("agent lost") for _ in range(2)]
+            async with server.client() as lk:
+                listing = await lk.room.list_participants(
+                    api.ListParticipantsRequest(room=room_name)
+                )
+            assert second in {p.identity for p in listing.participants}
+            assert lost_after == [lost_before, lost_before]
+    finally:
+        proxy.stop()
+        worker.stop()
+        server.stop()
+
+
+def kinds_of(proxy: Proxy, room: str) -> list[str]:
+    return [e["kind"] for e in get(proxy, "/api/delivery", room=room)["events"]]  # type: ignore[index]
