@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 import tomllib
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -354,7 +354,3 @@ def _say_download_failed(failures: list[str], *, again: bool, stamp: Path) -> No
         f"warning: download-files failed{when} for {what}: {why[:160]}; a job that loads "
         f"its model files will crash at start (model_files_missing); {retry}. {MODEL_FILES_FIX}"
     )
-
-
-def describe(prepared: Prepared) -> dict[str, object]:
-    return asdict(prepared)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 from agent.project import (
@@ -19,7 +20,6 @@ from agent.project import (
     Prepared,
     Project,
     ProjectError,
-    describe,
     download_files,
     find_project,
     installed_livekit_agents,
@@ -62,7 +62,7 @@ def run_project(settings: Settings, *, prod: bool, log_level: str) -> None:
         settings.state_dir,
         PROJECTS,
         process_name("agent"),
-        {"owner_pid": os.getpid(), **describe(prepared)},
+        {"owner_pid": os.getpid(), **asdict(prepared)},
     )
     say(
         f"environment ready in {prepared.seconds_to_ready:.1f} s: python {python}, "

@@ -38,6 +38,8 @@ class Reason:
     fix: str
 
 
+# The same rule as agent/user_file.plugin_package: that runner runs in the project's own
+# Python and can import nothing of the stack, so it keeps its own copy.
 def plugin_package(module: str) -> str:
     """`livekit.plugins.ai_coustics` -> `livekit-plugins-ai-coustics`, as LiveKit names them."""
     return "livekit-plugins-" + module.split(".")[2].replace("_", "-")

@@ -39,7 +39,6 @@ def test_a_traceback_gives_its_last_line_and_a_package_to_add() -> None:
 
 def test_an_exit_with_nothing_said_has_no_reason() -> None:
     assert reason_of(["INFO starting worker", ""]) is None
-    assert reason_of(["ValueError: bad value"]) == reason_of(["ValueError: bad value"])
     assert reason_of(["ValueError: bad value"]).fix == EDIT_FIX  # type: ignore[union-attr]
 
 
