@@ -32,6 +32,7 @@ def main(argv: list[str] | None = None) -> None:
             settings.require_openai()  # only the built-in worker runs the OpenAI pipeline
     except SettingsError as exc:
         sys.exit(f"agent: {exc}")
+    upload_sessions_to_stack(settings)
     if settings.agent_dir:
         from agent.run_project import run_project
 
@@ -47,6 +48,20 @@ def main(argv: list[str] | None = None) -> None:
     command = ["start", str(WORKER_FILE), "--log-level", args.log_level.upper()]
     command += ["--log-format", "colored"] if args.prod else ["--dev"]
     sys.exit(livekit_agents_main(command))
+
+
+def upload_sessions_to_stack(settings: Settings) -> None:
+    """Agent Insights offline: livekit-agents uploads each recorded session to
+    LIVEKIT_OBSERVABILITY_URL (job.py, _observability_url), here the proxy. Set in the
+    environment, so the job processes and an AGENT_DIR project's worker inherit it; one the
+    shell already sets (your own collector) is kept."""
+    if not settings.insights:
+        return
+    url = os.environ.setdefault("LIVEKIT_OBSERVABILITY_URL", settings.observability_url)
+    print(
+        f"[agent] sessions upload to {url} (see {settings.observability_url}/sessions)",
+        file=sys.stderr,
+    )
 
 
 def pool_settings(settings: Settings) -> Settings:

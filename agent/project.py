@@ -259,6 +259,9 @@ def project_environment(project: Project, settings: Settings) -> tuple[dict[str,
         LIVEKIT_API_SECRET=settings.livekit_api_secret,
         PYTHONUNBUFFERED="1",
     )
+    if upload := os.environ.get("LIVEKIT_OBSERVABILITY_URL"):
+        # Sessions go where the stack's do (agent/__main__.py), not to a Cloud project's.
+        env["LIVEKIT_OBSERVABILITY_URL"] = upload
     if len(settings.livekit_api_secret) < JWT_MIN_KEY_BYTES:
         # livekit-server --dev's own secret is short on purpose; PyJWT would warn about it
         # in every job the project runs, as the stack's own processes do not (settings.py).

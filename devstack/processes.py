@@ -140,6 +140,12 @@ def base_env(server: LiveKitServer, **extra: str) -> dict[str, str]:
     return env
 
 
+def insights_env(proxy_url: str) -> dict[str, str]:
+    """What a worker needs to upload its sessions to the proxy at `proxy_url`, as `make
+    dev`'s workers do (agent/__main__.py)."""
+    return {"DEVSTACK_INSIGHTS": "on", "LIVEKIT_OBSERVABILITY_URL": proxy_url}
+
+
 class AgentWorker(Process):
     """`python -m agent` registered under `agent_name` ("" for an unnamed worker); with
     `supervised`, run by `python -m supervisor` as `make dev` runs it."""
@@ -176,7 +182,9 @@ class AgentWorker(Process):
                 server,
                 LIVEKIT_AGENT_NAME=agent_name,
                 AGENT_HTTP_PORT=str(self.http_port),
-                **env,
+                # No session uploads unless asked for (insights_env): a worker uploading to
+                # a proxy that is not there retries, and its job's teardown waits for that.
+                **{"DEVSTACK_INSIGHTS": "off", **env},
             ),
         )
 

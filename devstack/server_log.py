@@ -52,6 +52,7 @@ ROOMS_REMEMBERED = 1000
 JOBS_REMEMBERED = 20  # per room
 ROOMS_PER_WORKER = 200  # the rooms of a worker's newest jobs
 JOBS_DECLINED_REMEMBERED = 1000
+JOBS_ASSIGNED_REMEMBERED = 5000
 logger = logging.getLogger("devstack.server_log")
 
 
@@ -121,6 +122,8 @@ class WorkerRegistry:
     gave_up: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     # The job IDs a worker declined, oldest first (a dict keeps the order)
     declined: dict[str, None] = field(default_factory=dict)
+    # job id -> {room, agent_name, worker_id, node, at}: where each job went, oldest first
+    assigned: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def server_started_at(self) -> float | None:
@@ -156,6 +159,7 @@ class WorkerRegistry:
                 for callback in self.on_closed:
                     callback(closed)
         elif parsed.message == ASSIGNED and (w := self.workers.get(f.get("workerID", ""))):
+            self._assigned(f, w, parsed.at)
             w.jobs.append(f.get("jobID", ""))
             if room := f.get("room"):
                 w.rooms = [*w.rooms[-(ROOMS_PER_WORKER - 1) :], (room, parsed.at)]
@@ -182,6 +186,17 @@ class WorkerRegistry:
             if before is not None and before != f["selectedNodeID"]:
                 self.room_earlier_nodes[f["room"]] = before
             self.room_nodes[f["room"]] = f["selectedNodeID"]
+
+    def _assigned(self, f: dict[str, Any], worker: RegisteredWorker, at: float) -> None:
+        self.assigned[f.get("jobID", "")] = {
+            "room": f.get("room", ""),
+            "agent_name": f.get("agentName", ""),
+            "worker_id": worker.worker_id,
+            "node": worker.node,
+            "at": at,
+        }
+        if len(self.assigned) > JOBS_ASSIGNED_REMEMBERED:
+            self.assigned.pop(next(iter(self.assigned)))
 
     def _no_room_for(self, f: dict[str, Any]) -> bool:
         """A job dropped because no worker had room for it: not one a worker declined."""

@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     # and replaces an agent lost while a person is still in the room. off: raw self-hosted
     # livekit-server behaviour (every "agent never joins" case reproduces as is).
     agent_redispatch: Literal["on", "off"] = Field("on", examples=["on"])
+    # Agent Insights offline: livekit-server asks every job to record its session
+    # (livekit.yaml agents.enable_user_data_recording) and the stack's workers upload it to
+    # the proxy (LIVEKIT_OBSERVABILITY_URL), which keeps it in the state dir. off: neither.
+    devstack_insights: Literal["on", "off"] = Field("on", examples=["on"])
     # Where the stack keeps its runtime state: the livekit-server log (read to learn which
     # workers are registered), the supervisor's process states.
     devstack_state_dir: str = Field(".devstack", examples=[".devstack"])
@@ -206,6 +210,17 @@ class Settings(BaseSettings):
     @property
     def redispatch(self) -> bool:
         return self.agent_redispatch == "on"
+
+    @property
+    def insights(self) -> bool:
+        return self.devstack_insights == "on"
+
+    @property
+    def observability_url(self) -> str:
+        """Where a worker uploads its sessions: the proxy, which serves LiveKit Cloud's
+        observability paths (proxy/routes/observability.py)."""
+        host = "127.0.0.1" if self.proxy_host in ("", "0.0.0.0") else self.proxy_host
+        return f"http://{host}:{self.proxy_port}"
 
     @property
     def cors_origins(self) -> tuple[str, ...]:

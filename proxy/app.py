@@ -24,6 +24,7 @@ from proxy.delivery_upkeep import sweep
 from proxy.dispatcher import Dispatcher
 from proxy.durable import DurableState, keep, restore, save_on_change
 from proxy.errors import ERROR_RESPONSES, install_error_handlers
+from proxy.insights_store import InsightStore
 from proxy.metrics import DeliveryMetrics
 from proxy.models import ROOM_SCHEMA
 from proxy.routes import (
@@ -31,8 +32,10 @@ from proxy.routes import (
     connection_details,
     delivery,
     dispatch,
+    observability,
     page,
     rooms,
+    sessions,
     status,
     tokens,
     webhooks,
@@ -52,6 +55,7 @@ def create_app(settings: Settings) -> FastAPI:
         watcher = DeliveryWatcher(lk, registry, DeliveryMetrics(), settings.redispatch)
         app.state.rescues = ServerLogRescues(watcher, registry)
         app.state.settings = settings
+        app.state.insights = await asyncio.to_thread(InsightStore, settings.state_dir)
         app.state.lk = lk
         app.state.registry = registry
         app.state.watcher = watcher
@@ -108,7 +112,18 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.add_middleware(HostGuard, hosts=allowed_hosts(settings), origins=frozenset(origins))
     install_error_handlers(app, settings.livekit_url)
-    routers = (tokens, connection_details, dispatch, agents, rooms, status, delivery, webhooks)
+    routers = (
+        tokens,
+        connection_details,
+        dispatch,
+        agents,
+        rooms,
+        sessions,
+        status,
+        delivery,
+        webhooks,
+        observability,
+    )
     for module in (*routers, page):
         app.include_router(module.router)
     document_room_path(app)

@@ -435,6 +435,8 @@ async function connect(event) {
   startedAt = performance.now();
   sessionStartedEpoch = Date.now() / 1000;
   setState("connecting");
+  // The sessions page opens on this room's newest agent session.
+  $("sessions-link").href = `/sessions?room=${encodeURIComponent(roomName)}`;
   log("connect clicked", `room "${roomName}", mode ${mode}${mode === "automatic" ? "" : `, agent "${agentName}"`}`);
 
   let details;

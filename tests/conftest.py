@@ -19,6 +19,7 @@ from devstack.local_server import (
 from devstack.processes import AgentWorker, Proxy
 from devstack.waiting import free_port
 from doctor.probe import ProbeFacts, run_probe
+from tests.support.insights import RecordedSession, hold_conversation, start_insights_worker
 
 # Every process the tests start is configured by its environment alone: a developer's
 # .env (an agent name, a load threshold) must not change what the tests see.
@@ -106,3 +107,15 @@ def room_name(request: pytest.FixtureRequest) -> str:
     """A room name no other test uses, so state never leaks between tests."""
     stem = request.node.name.removeprefix("test_").replace("_", "-")[:40]
     return f"{stem}-{uuid.uuid4().hex[:6]}"
+
+
+@pytest.fixture(scope="session")
+def recorded_session(livekit_server: LiveKitServer, proxy: Proxy) -> RecordedSession:
+    """One real conversation with the fixture agent, uploaded to the session's proxy through
+    livekit-agents' own path (tests/support/insights.py); its worker is gone by the tests."""
+    worker = start_insights_worker(livekit_server, proxy)
+    try:
+        room = f"insights-{uuid.uuid4().hex[:6]}"
+        return asyncio.run(hold_conversation(livekit_server, proxy, worker, room))
+    finally:
+        worker.stop()

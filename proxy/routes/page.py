@@ -1,4 +1,5 @@
-"""The debug page at /debug and the few static files it loads (served by name only)."""
+"""The debug page at /debug, the sessions page at /sessions, and the few static files they
+load (served by name only)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ STATIC = Path(__file__).resolve().parents[2] / "static"
 PAGE_FILES = {
     "debug.js": STATIC / "debug.js",
     "debug.css": STATIC / "debug.css",
+    "sessions.js": STATIC / "sessions.js",
+    "sessions.css": STATIC / "sessions.css",
+    "timeline.js": STATIC / "timeline.js",
     "livekit-client.umd.js": STATIC / "node_modules/livekit-client/dist/livekit-client.umd.js",
 }
 router = APIRouter(include_in_schema=False)
@@ -27,6 +31,11 @@ async def root() -> RedirectResponse:
 @router.get("/debug")
 async def debug_page() -> FileResponse:
     return FileResponse(STATIC / "index.html")
+
+
+@router.get("/sessions")
+async def sessions_page() -> FileResponse:
+    return FileResponse(STATIC / "sessions.html")
 
 
 @router.get("/static/{name}")

@@ -36,6 +36,7 @@ class Client:
         self.room.on("participant_connected", self._on_participant)
         self.room.on("participant_disconnected", lambda _: self._changed.set())
         self.room.on("track_subscribed", lambda *_: self._changed.set())
+        self.room.on("participant_attributes_changed", lambda *_: self._changed.set())
         self.room.register_text_stream_handler("lk.transcription", self._on_text)
 
     def _on_participant(self, participant: rtc.RemoteParticipant) -> None:

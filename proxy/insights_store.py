@@ -1,0 +1,289 @@
+"""Agent sessions on disk: what livekit-agents uploaded for each job (spans, logs, metric
+points, the session report with its transcript and audio), in SQLite in the state dir
+(DEVSTACK_STATE_DIR/insights.db), so they outlive the proxy.
+
+Retention is bounded: the newest MAX_SESSIONS sessions are kept, at most MAX_ROWS spans,
+logs and metric points each per session, and at most MAX_AUDIO_BYTES of audio in all
+(the oldest session's audio goes first; its transcript stays)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from proxy.otlp import LogRecord, MetricPoint, Span
+from proxy.recordings import Recording
+
+DATABASE = "insights.db"
+MAX_SESSIONS = 200
+MAX_ROWS = 5000  # of each kind, per session
+MAX_AUDIO_BYTES = 512 * 1024 * 1024
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+    job_id TEXT PRIMARY KEY, room_id TEXT NOT NULL DEFAULT '', room TEXT NOT NULL DEFAULT '',
+    agent_name TEXT NOT NULL DEFAULT '', first_ns INTEGER, last_ns INTEGER,
+    received_at REAL NOT NULL, dispatch TEXT);
+CREATE TABLE IF NOT EXISTS spans (
+    job_id TEXT NOT NULL, span_id TEXT NOT NULL, trace_id TEXT, parent_id TEXT, name TEXT,
+    start_ns INTEGER, end_ns INTEGER, status TEXT, attributes TEXT, events TEXT,
+    PRIMARY KEY (job_id, span_id));
+CREATE TABLE IF NOT EXISTS logs (
+    id INTEGER PRIMARY KEY, job_id TEXT NOT NULL, at_ns INTEGER, severity TEXT, logger TEXT,
+    body TEXT, attributes TEXT);
+CREATE INDEX IF NOT EXISTS logs_job ON logs (job_id, at_ns);
+CREATE TABLE IF NOT EXISTS metrics (
+    id INTEGER PRIMARY KEY, job_id TEXT NOT NULL, name TEXT, at_ns INTEGER, value REAL,
+    attributes TEXT);
+CREATE INDEX IF NOT EXISTS metrics_job ON metrics (job_id);
+CREATE TABLE IF NOT EXISTS reports (
+    job_id TEXT PRIMARY KEY, summary TEXT, chat_history TEXT, duration_ms INTEGER,
+    audio_started_ms INTEGER, audio BLOB, audio_bytes INTEGER NOT NULL DEFAULT 0,
+    received_at REAL NOT NULL);
+"""
+KINDS = ("spans", "logs", "metrics")
+
+
+class InsightStore:
+    """One SQLite file per state dir, shared by every proxy on it (the tests run several);
+    each call opens its own connection, under one lock per process."""
+
+    def __init__(self, state_dir: Path) -> None:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        self.path = state_dir / DATABASE
+        self._lock = threading.Lock()
+        with self._db() as db:
+            db.executescript(SCHEMA)
+
+    @contextlib.contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        with self._lock, contextlib.closing(sqlite3.connect(self.path, timeout=10)) as db, db:
+            db.row_factory = sqlite3.Row
+            yield db
+
+    # --- writes (each from a verified upload) ---
+
+    def add_spans(self, rows: list[Span]) -> None:
+        with self._db() as db:
+            for s in rows:
+                self._touch(db, s.job_id, s.room_id, s.start_ns, s.end_ns, s.agent_name)
+                db.execute(
+                    "INSERT OR REPLACE INTO spans VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    (
+                        s.job_id,
+                        s.span_id,
+                        s.trace_id,
+                        s.parent_id,
+                        s.name,
+                        s.start_ns,
+                        s.end_ns,
+                        s.status,
+                        json.dumps(s.attributes),
+                        json.dumps(s.events),
+                    ),
+                )
+            self._trim(db, "spans", {s.job_id for s in rows})
+
+    def add_logs(self, rows: list[LogRecord]) -> None:
+        with self._db() as db:
+            for r in rows:
+                self._touch(db, r.job_id, r.room_id, r.at_ns, r.at_ns)
+                if room := r.attributes.get("room"):
+                    db.execute("UPDATE sessions SET room = ? WHERE job_id = ?", (room, r.job_id))
+                db.execute(
+                    "INSERT INTO logs (job_id, at_ns, severity, logger, body, attributes) "
+                    "VALUES (?,?,?,?,?,?)",
+                    (
+                        r.job_id,
+                        r.at_ns,
+                        r.severity,
+                        r.logger,
+                        r.body,
+                        json.dumps(r.attributes),
+                    ),
+                )
+            self._trim(db, "logs", {r.job_id for r in rows})
+
+    def add_metrics(self, rows: list[MetricPoint]) -> None:
+        with self._db() as db:
+            for p in rows:
+                self._touch(db, p.job_id, "", None, None)
+                db.execute(
+                    "INSERT INTO metrics (job_id, name, at_ns, value, attributes) "
+                    "VALUES (?,?,?,?,?)",
+                    (p.job_id, p.name, p.at_ns, p.value, json.dumps(p.attributes)),
+                )
+            self._trim(db, "metrics", {p.job_id for p in rows})
+
+    def add_recording(self, r: Recording) -> None:
+        start_ns = r.audio_started_ms * 1_000_000 or None
+        end_ns = start_ns + r.duration_ms * 1_000_000 if start_ns else None
+        with self._db() as db:
+            self._touch(db, r.job_id, r.room_id, start_ns, end_ns)
+            if room := r.summary.get("room"):
+                db.execute("UPDATE sessions SET room = ? WHERE job_id = ?", (room, r.job_id))
+            db.execute(
+                "INSERT OR REPLACE INTO reports VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    r.job_id,
+                    json.dumps(r.summary),
+                    json.dumps(r.chat_history) if r.chat_history is not None else None,
+                    r.duration_ms,
+                    r.audio_started_ms,
+                    r.audio or None,
+                    len(r.audio),
+                    time.time(),
+                ),
+            )
+            self._bound_audio(db)
+
+    def note_dispatch(
+        self, job_id: str, room: str, agent_name: str, dispatch: dict[str, Any]
+    ) -> None:
+        """What the stack knew of the job's dispatch when it first heard of the session: the
+        watcher forgets a room, the session keeps it."""
+        with self._db() as db:
+            db.execute(
+                "UPDATE sessions SET room = CASE room WHEN '' THEN ? ELSE room END, "
+                "agent_name = CASE agent_name WHEN '' THEN ? ELSE agent_name END, "
+                "dispatch = ? WHERE job_id = ?",
+                (room, agent_name, json.dumps(dispatch), job_id),
+            )
+
+    def _touch(
+        self,
+        db: sqlite3.Connection,
+        job_id: str,
+        room_id: str,
+        first_ns: int | None,
+        last_ns: int | None,
+        agent_name: str = "",
+    ) -> None:
+        values = {
+            "job": job_id,
+            "room_id": room_id,
+            "agent": agent_name,
+            "first": first_ns or None,
+            "last": last_ns or None,
+            "now": time.time(),
+        }
+        new = db.execute(
+            "INSERT OR IGNORE INTO sessions (job_id, room_id, agent_name, first_ns, last_ns, "
+            "received_at) VALUES (:job, :room_id, :agent, :first, :last, :now)",
+            values,
+        ).rowcount
+        if new:
+            self._bound_sessions(db)
+            return
+        db.execute(
+            "UPDATE sessions SET received_at = :now, "
+            "room_id = CASE room_id WHEN '' THEN :room_id ELSE room_id END, "
+            "agent_name = CASE agent_name WHEN '' THEN :agent ELSE agent_name END, "
+            "first_ns = MIN(COALESCE(first_ns, :first), COALESCE(:first, first_ns)), "
+            "last_ns = MAX(COALESCE(last_ns, :last), COALESCE(:last, last_ns)) "
+            "WHERE job_id = :job",
+            values,
+        )
+
+    def _trim(self, db: sqlite3.Connection, kind: str, job_ids: set[str]) -> None:
+        order = "start_ns" if kind == "spans" else "id"
+        for job_id in job_ids:
+            db.execute(
+                f"DELETE FROM {kind} WHERE job_id = ? AND rowid NOT IN (SELECT rowid FROM "
+                f"{kind} WHERE job_id = ? ORDER BY {order} DESC LIMIT {MAX_ROWS})",
+                (job_id, job_id),
+            )
+
+    def _bound_sessions(self, db: sqlite3.Connection) -> None:
+        old = [
+            row[0]
+            for row in db.execute(
+                "SELECT job_id FROM sessions ORDER BY received_at DESC LIMIT -1 OFFSET ?",
+                (MAX_SESSIONS,),
+            )
+        ]
+        for job_id in old:
+            for table in ("sessions", "reports", *KINDS):
+                db.execute(f"DELETE FROM {table} WHERE job_id = ?", (job_id,))
+
+    def _bound_audio(self, db: sqlite3.Connection) -> None:
+        total = 0
+        for row in db.execute(
+            "SELECT job_id, audio_bytes FROM reports WHERE audio_bytes > 0 "
+            "ORDER BY received_at DESC"
+        ).fetchall():
+            total += row["audio_bytes"]
+            if total > MAX_AUDIO_BYTES:
+                db.execute(
+                    "UPDATE reports SET audio = NULL, audio_bytes = 0 WHERE job_id = ?",
+                    (row["job_id"],),
+                )
+
+    # --- reads ---
+
+    def sessions(self, limit: int = MAX_SESSIONS) -> list[dict[str, Any]]:
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT s.*, "
+                "(SELECT COUNT(*) FROM spans WHERE job_id = s.job_id) AS spans, "
+                "(SELECT COUNT(*) FROM logs WHERE job_id = s.job_id) AS logs, "
+                "r.chat_history AS chat_history, COALESCE(r.audio_bytes, 0) AS audio_bytes, "
+                "r.duration_ms AS duration_ms, r.job_id IS NOT NULL AS reported "
+                "FROM sessions s LEFT JOIN reports r ON r.job_id = s.job_id "
+                "ORDER BY COALESCE(s.first_ns, 0) DESC, s.received_at DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [dict(row) for row in rows]
+
+    def session_row(self, job_id: str) -> dict[str, Any] | None:
+        with self._db() as db:
+            row = db.execute("SELECT * FROM sessions WHERE job_id = ?", (job_id,)).fetchone()
+        return dict(row) if row else None
+
+    def session(self, job_id: str) -> dict[str, Any] | None:
+        with self._db() as db:
+            row = db.execute("SELECT * FROM sessions WHERE job_id = ?", (job_id,)).fetchone()
+            if row is None:
+                return None
+            out: dict[str, Any] = dict(row)
+            out["spans"] = [
+                dict(r)
+                for r in db.execute(
+                    "SELECT * FROM spans WHERE job_id = ? ORDER BY start_ns", (job_id,)
+                )
+            ]
+            out["logs"] = [
+                dict(r)
+                for r in db.execute(
+                    "SELECT * FROM logs WHERE job_id = ? ORDER BY at_ns, id", (job_id,)
+                )
+            ]
+            out["metrics"] = [
+                dict(r)
+                for r in db.execute(
+                    "SELECT * FROM metrics WHERE job_id = ? ORDER BY at_ns", (job_id,)
+                )
+            ]
+            report = db.execute(
+                "SELECT summary, chat_history, duration_ms, audio_started_ms, audio_bytes, "
+                "received_at FROM reports WHERE job_id = ?",
+                (job_id,),
+            ).fetchone()
+            out["report"] = dict(report) if report else None
+        return out
+
+    def audio(self, job_id: str) -> bytes | None:
+        with self._db() as db:
+            row = db.execute("SELECT audio FROM reports WHERE job_id = ?", (job_id,)).fetchone()
+        return bytes(row[0]) if row and row[0] else None
+
+
+def row_json(row: dict[str, Any], *fields: str) -> dict[str, Any]:
+    """A stored row with its JSON columns read back."""
+    return {k: (json.loads(v) if k in fields and isinstance(v, str) else v) for k, v in row.items()}

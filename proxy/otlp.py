@@ -1,0 +1,203 @@
+"""OTLP/HTTP bodies as livekit-agents posts them (protobuf, gzip or not), read into plain
+rows: spans, log records and metric points, each with the job it belongs to.
+
+livekit-agents stamps `job_id` and `room_id` on every span and log record
+(telemetry/traces.py, _MetadataSpanProcessor and _MetadataLogProcessor), and on the
+scope of its chat-history logger; a record without one is not a session's and is dropped."""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from google.protobuf.message import DecodeError
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+AGENT_NAME_ATTRIBUTE = "lk.agent_name"
+
+
+class BadBodyError(ValueError):
+    """A body that is not what it claims to be (or larger than allowed unpacked)."""
+
+
+@dataclass
+class Span:
+    job_id: str
+    room_id: str
+    agent_name: str
+    trace_id: str
+    span_id: str
+    parent_id: str
+    name: str
+    start_ns: int
+    end_ns: int
+    status: str  # "", "ok" or "error: <message>"
+    attributes: dict[str, Any]
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class LogRecord:
+    job_id: str
+    room_id: str
+    at_ns: int
+    severity: str
+    logger: str
+    body: str
+    attributes: dict[str, Any]
+
+
+@dataclass
+class MetricPoint:
+    job_id: str
+    name: str
+    at_ns: int
+    value: float
+    attributes: dict[str, Any]
+
+
+def unpack(raw: bytes, encoding: str | None, limit: int) -> bytes:
+    """The body, gunzipped when Content-Encoding says gzip, refused past `limit` bytes
+    unpacked (a small gzip can unpack to gigabytes)."""
+    if (encoding or "").strip().lower() != "gzip":
+        return raw
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(raw, limit + 1)
+    except (zlib.error, gzip.BadGzipFile) as exc:
+        raise BadBodyError(f"Content-Encoding is gzip but the body is not: {exc}") from None
+    if len(out) > limit:
+        raise BadBodyError(f"the body unpacks to more than {limit} bytes")
+    return out
+
+
+def value(v: AnyValue) -> Any:
+    kind = v.WhichOneof("value")
+    if kind is None:
+        return None
+    if kind == "array_value":
+        return [value(x) for x in v.array_value.values]
+    if kind == "kvlist_value":
+        return attributes(v.kvlist_value.values)
+    if kind == "bytes_value":
+        return v.bytes_value.hex()
+    return getattr(v, kind)
+
+
+def attributes(pairs: Any) -> dict[str, Any]:
+    return {kv.key: value(kv.value) for kv in pairs if isinstance(kv, KeyValue)}
+
+
+def _parse(message: Any, body: bytes, what: str) -> Any:
+    try:
+        message.ParseFromString(body)
+    except DecodeError as exc:
+        raise BadBodyError(f"not an OTLP {what} export request (protobuf): {exc}") from None
+    return message
+
+
+def spans(body: bytes) -> list[Span]:
+    request = _parse(ExportTraceServiceRequest(), body, "trace")
+    rows: list[Span] = []
+    for resource_spans in request.resource_spans:
+        resource = attributes(resource_spans.resource.attributes)
+        for scope_spans in resource_spans.scope_spans:
+            for s in scope_spans.spans:
+                attrs = attributes(s.attributes)
+                stamp = {**resource, **attrs}
+                if not stamp.get("job_id"):
+                    continue
+                rows.append(
+                    Span(
+                        job_id=str(stamp["job_id"]),
+                        room_id=str(stamp.get("room_id", "")),
+                        agent_name=str(stamp.get(AGENT_NAME_ATTRIBUTE, "")),
+                        trace_id=s.trace_id.hex(),
+                        span_id=s.span_id.hex(),
+                        parent_id=s.parent_span_id.hex(),
+                        name=s.name,
+                        start_ns=s.start_time_unix_nano,
+                        end_ns=s.end_time_unix_nano,
+                        status=_status(s.status.code, s.status.message),
+                        attributes=attrs,
+                        events=[
+                            {
+                                "name": e.name,
+                                "at_ns": e.time_unix_nano,
+                                "attributes": attributes(e.attributes),
+                            }
+                            for e in s.events
+                        ],
+                    )
+                )
+    return rows
+
+
+def _status(code: int, message: str) -> str:
+    # STATUS_CODE_OK = 1, STATUS_CODE_ERROR = 2 (opentelemetry/proto/trace/v1/trace.proto)
+    return {1: "ok", 2: f"error: {message}".rstrip(": ")}.get(code, "")
+
+
+def logs(body: bytes) -> list[LogRecord]:
+    request = _parse(ExportLogsServiceRequest(), body, "logs")
+    rows: list[LogRecord] = []
+    for resource_logs in request.resource_logs:
+        resource = attributes(resource_logs.resource.attributes)
+        for scope_logs in resource_logs.scope_logs:
+            scope = attributes(scope_logs.scope.attributes)
+            for r in scope_logs.log_records:
+                attrs = attributes(r.attributes)
+                stamp = {**resource, **scope, **attrs}
+                if not stamp.get("job_id"):
+                    continue
+                body_value = value(r.body)
+                rows.append(
+                    LogRecord(
+                        job_id=str(stamp["job_id"]),
+                        room_id=str(stamp.get("room_id", "")),
+                        at_ns=r.time_unix_nano or r.observed_time_unix_nano,
+                        severity=(r.severity_text or "").upper() or _severity(r.severity_number),
+                        logger=scope_logs.scope.name,
+                        body=body_value if isinstance(body_value, str) else str(body_value),
+                        attributes=attrs,
+                    )
+                )
+    return rows
+
+
+def _severity(number: int) -> str:
+    # OTLP severity numbers: 1-4 TRACE, 5-8 DEBUG, 9-12 INFO, 13-16 WARN, 17-20 ERROR, 21+ FATAL
+    for floor, name in ((21, "FATAL"), (17, "ERROR"), (13, "WARN"), (9, "INFO"), (5, "DEBUG")):
+        if number >= floor:
+            return name
+    return "TRACE" if number else ""
+
+
+def metrics(body: bytes) -> list[MetricPoint]:
+    request = _parse(ExportMetricsServiceRequest(), body, "metrics")
+    rows: list[MetricPoint] = []
+    for resource_metrics in request.resource_metrics:
+        for scope_metrics in resource_metrics.scope_metrics:
+            for m in scope_metrics.metrics:
+                kind = m.WhichOneof("data")
+                if kind not in ("sum", "gauge", "histogram"):
+                    continue
+                for p in getattr(m, kind).data_points:
+                    attrs = attributes(p.attributes)
+                    if not attrs.get("job_id"):
+                        continue
+                    if kind == "histogram":
+                        number = p.sum
+                    else:
+                        number = p.as_double if p.WhichOneof("value") == "as_double" else p.as_int
+                    rows.append(
+                        MetricPoint(str(attrs["job_id"]), m.name, p.time_unix_nano, number, attrs)
+                    )
+    return rows

@@ -1,0 +1,162 @@
+"""Where livekit-agents uploads a session when LIVEKIT_OBSERVABILITY_URL names the proxy:
+the paths LiveKit Cloud serves (livekit/agents/telemetry/traces.py), so the user's agent
+sends here unchanged.
+
+Each upload carries a JWT signed with the agent's API key and secret, with the
+observability write grant (`api.ObservabilityGrants(write=True)`). The proxy checks both
+with the stack's own key: anything else is 401 and nothing is stored. A body that is not
+what its path takes is 400, one past the size limits 413."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from livekit import api
+
+from proxy import otlp, recordings
+from proxy.errors import ApiError
+from proxy.insights_store import InsightStore
+from proxy.session_dispatch import dispatch_of, merged
+
+logger = logging.getLogger("devstack.proxy.insights")
+router = APIRouter(prefix="/observability", tags=["insights (upload)"])
+
+OTLP_LIMIT = 16 * 1024 * 1024  # bytes as sent; livekit-agents batches 512 records
+OTLP_UNPACKED_LIMIT = 64 * 1024 * 1024
+RECORDING_LIMIT = 256 * 1024 * 1024  # an hour of Ogg Opus is about 15 MB
+UPLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "The body is not what this path takes"},
+    401: {"description": "No JWT signed with the stack's key, or no observability grant"},
+    413: {"description": "The body is larger than the proxy accepts"},
+}
+SIGNALS: dict[str, Callable[[bytes], list[Any]]] = {
+    "traces": otlp.spans,
+    "logs": otlp.logs,
+    "metrics": otlp.metrics,
+}
+
+
+def _store(request: Request) -> InsightStore:
+    return request.app.state.insights
+
+
+def check_upload_token(request: Request) -> None:
+    settings = request.app.state.settings
+    header = request.headers.get("authorization", "")
+    token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
+    try:
+        claims = api.TokenVerifier(settings.livekit_api_key, settings.livekit_api_secret).verify(
+            token
+        )
+    except Exception:  # jwt raises many kinds; every one means "not ours"
+        claims = None
+    if claims is None or not (claims.observability and claims.observability.write):
+        logger.warning("refused an upload to %s: no valid token", request.url.path)
+        raise ApiError(
+            401,
+            "upload_unauthorized",
+            "the upload carries no JWT signed with this stack's API key and secret, or "
+            "the JWT has no observability write grant",
+            "livekit-agents signs uploads with LIVEKIT_API_KEY/LIVEKIT_API_SECRET: give the "
+            "worker the stack's keys (the ones in livekit.yaml).",
+        )
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        raise _too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(
+        413,
+        "upload_too_large",
+        f"the upload is larger than {limit // (1024 * 1024)} MB",
+        "The proxy keeps sessions for local debugging; a larger one is not stored.",
+    )
+
+
+def _bad(exc: otlp.BadBodyError, path: str) -> ApiError:
+    return ApiError(
+        400,
+        "bad_upload",
+        str(exc),
+        f"{path} takes what livekit-agents sends there (see proxy/routes/observability.py).",
+    )
+
+
+@router.post("/{signal}/otlp/v0", responses=UPLOAD_RESPONSES)
+async def otlp_upload(signal: str, request: Request) -> Response:
+    """OTLP/HTTP traces, logs or metrics (protobuf, gzip or not) of the agent's jobs."""
+    decode = SIGNALS.get(signal)
+    if decode is None:
+        raise ApiError(
+            404, "not_found", f"no OTLP signal {signal!r}", "Use traces, logs or metrics."
+        )
+    check_upload_token(request)
+    raw = await read_limited(request, OTLP_LIMIT)
+    try:
+        body = otlp.unpack(raw, request.headers.get("content-encoding"), OTLP_UNPACKED_LIMIT)
+        rows = decode(body)
+    except otlp.BadBodyError as exc:
+        raise _bad(exc, request.url.path) from None
+    store = _store(request)
+    add = {"traces": store.add_spans, "logs": store.add_logs, "metrics": store.add_metrics}
+    await asyncio.to_thread(add[signal], rows)
+    await note_dispatches(request, {r.job_id for r in rows})
+    # An empty Export*ServiceResponse: success, nothing rejected.
+    return Response(b"", media_type="application/x-protobuf")
+
+
+@router.post("/recordings/v0", responses=UPLOAD_RESPONSES)
+async def recording_upload(request: Request) -> dict[str, str]:
+    """The session report at a session's end: header, transcript and audio."""
+    check_upload_token(request)
+    raw = await read_limited(request, RECORDING_LIMIT)
+    try:
+        recording = recordings.parse(request.headers.get("content-type", ""), raw)
+    except otlp.BadBodyError as exc:
+        raise _bad(exc, request.url.path) from None
+    await asyncio.to_thread(_store(request).add_recording, recording)
+    await note_dispatches(request, {recording.job_id})
+    logger.info(
+        "session %s: report received (%d bytes of audio)", recording.job_id, len(recording.audio)
+    )
+    return {"job_id": recording.job_id}
+
+
+async def note_dispatches(request: Request, job_ids: set[str]) -> None:
+    """Keep each session's dispatch with it, with all the stack learns of it meanwhile: the
+    watcher forgets a room once it is gone, the session keeps what it knew."""
+    store = _store(request)
+    for job_id in job_ids:
+        known = await asyncio.to_thread(store.session_row, job_id)
+        if known is None:
+            continue
+        found = dispatch_of(
+            job_id,
+            known["room"],
+            known["agent_name"],
+            request.app.state.registry,
+            request.app.state.watcher,
+        )
+        kept = json.loads(known["dispatch"]) if known["dispatch"] else None
+        now = merged(kept, found)
+        if now is not None and now != kept:
+            await asyncio.to_thread(
+                store.note_dispatch, job_id, now["room"], now["agent_name"], now
+            )

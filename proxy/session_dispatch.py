@@ -1,0 +1,69 @@
+"""A session's dispatch, from what the stack knows of its job: the server's log says which
+room, agent name and worker the job went to and when; the delivery watcher says which
+dispatch it was (explicit, token or automatic), what happened to it and any re-dispatch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from devstack.server_log import WorkerRegistry
+from proxy.delivery import DeliveryWatcher
+
+
+def dispatch_of(
+    job_id: str, room: str, agent_name: str, registry: WorkerRegistry, watcher: DeliveryWatcher
+) -> dict[str, Any] | None:
+    """None while the stack knows nothing of the job yet (its assignment not read yet)."""
+    assigned = registry.assigned.get(job_id)
+    if assigned is None and not room:
+        return None
+    room = room or assigned["room"]  # type: ignore[index]
+    if assigned is not None:
+        agent_name = assigned["agent_name"]
+    d = watcher.deliveries.get((room, agent_name))
+    steps = [
+        {"at": e["at"], "step": e["kind"], "detail": e["message"]}
+        for e in watcher.events.of(room)
+        if e["agent_name"] == agent_name
+    ]
+    if assigned is not None:
+        node = f" on node {assigned['node']}" if assigned["node"] else ""
+        steps.append(
+            {
+                "at": assigned["at"],
+                "step": "job assigned",
+                "detail": f"job {job_id} to worker {assigned['worker_id']}{node}",
+            }
+        )
+    if d is not None:
+        source = d.source
+    elif agent_name:
+        # Not a dispatch the stack made or followed: the server's own API, or a token the
+        # stack did not mint.
+        source = "explicit or token (not through the stack)"
+    else:
+        source = "automatic"  # an unnamed worker gets every new room
+    return {
+        "room": room,
+        "agent_name": agent_name,
+        "dispatch_id": d.dispatch_id if d else "",
+        "source": source,
+        "redispatches": d.redispatches if d else 0,
+        "requested_at": d.requested_at if d else None,
+        "steps": sorted(steps, key=lambda s: s["at"]),
+    }
+
+
+def merged(kept: dict[str, Any] | None, live: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What was kept with the session, with what the stack knows now: the watcher forgets a
+    dispatch once its room is gone, so a kept dispatch id and source win over none; the
+    steps are those of both."""
+    if kept is None or live is None:
+        return kept or live
+    out = {**live}
+    if not live["dispatch_id"] and kept["dispatch_id"]:
+        for key in ("dispatch_id", "source", "redispatches", "requested_at"):
+            out[key] = kept[key]
+    seen = {(s["at"], s["step"]): s for s in [*kept["steps"], *live["steps"]]}
+    out["steps"] = sorted(seen.values(), key=lambda s: s["at"])
+    return out

@@ -1,0 +1,182 @@
+"""One stored session as the API and the sessions page show it: the spans as a tree, the
+turns with their latencies, the logs, the transcript, the errors where they happened."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+# Per-turn figures livekit-agents puts on its spans (telemetry/trace_types.py), seconds.
+TURN_FIGURES = {
+    "end_of_turn_delay": "lk.end_of_turn_delay",
+    "transcription_delay": "lk.transcription_delay",
+    "llm_ttft": "lk.response.ttft",
+    "tts_ttfb": "lk.response.ttfb",
+    "e2e_latency": "lk.e2e_latency",
+}
+ERROR_SEVERITIES = {"ERROR", "FATAL", "CRITICAL"}
+
+
+def summary(row: dict[str, Any]) -> dict[str, Any]:
+    """One line of GET /api/sessions."""
+    transcript = _messages(json.loads(row["chat_history"])) if row.get("chat_history") else []
+    return {
+        "job_id": row["job_id"],
+        "room": row["room"],
+        "agent_name": row["agent_name"],
+        "started_at": _s(row["first_ns"]),
+        "duration_s": _duration(row),
+        "spans": row["spans"],
+        "logs": row["logs"],
+        "transcript_items": len(transcript),
+        "has_audio": bool(row["audio_bytes"]),
+        "reported": bool(row["reported"]),
+    }
+
+
+def detail(row: dict[str, Any], dispatch: dict[str, Any] | None) -> dict[str, Any]:
+    """GET /api/sessions/{job_id}."""
+    report = row["report"] or {}
+    chat = json.loads(report["chat_history"]) if report.get("chat_history") else None
+    report_summary = json.loads(report["summary"]) if report.get("summary") else {}
+    spans = [_span(s) for s in row["spans"]]
+    logs = [_log(r) for r in row["logs"] if r["logger"] not in ("chat_history", "evaluations")]
+    transcript = _messages(chat) if chat else _messages_from_logs(row["logs"])
+    return {
+        "job_id": row["job_id"],
+        "room": row["room"],
+        "room_id": row["room_id"],
+        "agent_name": row["agent_name"],
+        "started_at": _s(row["first_ns"]),
+        "ended_at": _s(row["last_ns"]),
+        "duration_s": _duration({**row, "duration_ms": report.get("duration_ms")}),
+        "dispatch": dispatch,
+        "spans": tree(spans),
+        "turns": turns(spans),
+        "logs": logs,
+        "transcript": transcript,
+        "errors": errors(spans, logs),
+        "usage": report_summary.get("usage") or report_summary.get("model_usage"),
+        "audio": {
+            "bytes": report.get("audio_bytes", 0),
+            "started_at": (report.get("audio_started_ms") or 0) / 1000 or None,
+        },
+        "reported": bool(report),
+    }
+
+
+def _s(ns: int | None) -> float | None:
+    return ns / 1e9 if ns else None
+
+
+def _duration(row: dict[str, Any]) -> float | None:
+    if row.get("duration_ms"):
+        return row["duration_ms"] / 1000
+    if row.get("first_ns") and row.get("last_ns"):
+        return (row["last_ns"] - row["first_ns"]) / 1e9
+    return None
+
+
+def _span(s: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "span_id": s["span_id"],
+        "parent_id": s["parent_id"],
+        "name": s["name"],
+        "start": s["start_ns"] / 1e9,
+        "duration_ms": max(0.0, (s["end_ns"] - s["start_ns"]) / 1e6),
+        "status": s["status"],
+        "attributes": json.loads(s["attributes"] or "{}"),
+        "events": json.loads(s["events"] or "[]"),
+    }
+
+
+def _log(r: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "at": r["at_ns"] / 1e9,
+        "severity": r["severity"],
+        "logger": r["logger"],
+        "message": r["body"],
+        "attributes": json.loads(r["attributes"] or "{}"),
+    }
+
+
+def tree(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Roots with their `children`, each level in start order; a span whose parent never
+    arrived (still open, or in a batch that was lost) is a root."""
+    by_id = {s["span_id"]: {**s, "children": []} for s in spans}
+    roots: list[dict[str, Any]] = []
+    for s in sorted(by_id.values(), key=lambda s: s["start"]):
+        parent = by_id.get(s["parent_id"])
+        (parent["children"] if parent else roots).append(s)
+    return roots
+
+
+def turns(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each user or agent turn span, with the figures found on it or on its descendants."""
+    children: dict[str, list[dict[str, Any]]] = {}
+    for s in spans:
+        children.setdefault(s["parent_id"], []).append(s)
+
+    def figures(span: dict[str, Any], out: dict[str, float]) -> dict[str, float]:
+        for key, attribute in TURN_FIGURES.items():
+            found = span["attributes"].get(attribute)
+            if isinstance(found, (int, float)) and key not in out:
+                out[key] = float(found)
+        for child in children.get(span["span_id"], []):
+            figures(child, out)
+        return out
+
+    return [
+        {
+            "span_id": s["span_id"],
+            "kind": s["name"],
+            "start": s["start"],
+            "duration_ms": s["duration_ms"],
+            **figures(s, {}),
+        }
+        for s in sorted(spans, key=lambda s: s["start"])
+        if s["name"].endswith("_turn")
+    ]
+
+
+def errors(spans: list[dict[str, Any]], logs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Failed spans and error log lines, in time order: where the session went wrong."""
+    out = [
+        {"at": s["start"], "where": f"span {s['name']}", "message": s["status"][7:] or "failed"}
+        for s in spans
+        if s["status"].startswith("error")
+    ]
+    out += [
+        {"at": r["at"], "where": f"log {r['logger']}", "message": r["message"]}
+        for r in logs
+        if r["severity"] in ERROR_SEVERITIES
+    ]
+    return sorted(out, key=lambda e: e["at"])
+
+
+def _messages(chat: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for item in chat.get("items", []):
+        if item.get("type") != "message":
+            continue
+        text = " ".join(c for c in item.get("content", []) if isinstance(c, str))
+        out.append(
+            {
+                "at": item.get("created_at"),
+                "role": item.get("role"),
+                "text": text,
+                "interrupted": bool(item.get("interrupted")),
+            }
+        )
+    return out
+
+
+def _messages_from_logs(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Before the report arrives: the chat items livekit-agents logs (chat_history)."""
+    items = []
+    for r in rows:
+        if r["logger"] == "chat_history" and r["body"] == "chat item":
+            item = json.loads(r["attributes"] or "{}").get("chat.item")
+            if isinstance(item, dict):
+                items.append(item)
+    return _messages({"items": items})

@@ -1,0 +1,138 @@
+// The sessions page: the list from GET /api/sessions and one session from
+// GET /api/sessions/{job_id}; the timeline itself is drawn by timeline.js.
+import { renderTimeline } from "/static/timeline.js";
+
+const $ = (id) => document.getElementById(id);
+const el = (tag, cls, text) => {
+  const node = document.createElement(tag);
+  if (cls) node.className = cls;
+  if (text !== undefined) node.textContent = text;
+  return node;
+};
+const clock = (s) => (s ? new Date(s * 1000).toLocaleTimeString() : "?");
+const secs = (v) => (typeof v === "number" ? `${(v * 1000).toFixed(0)} ms` : "–");
+let current = null;
+
+async function getJSON(path) {
+  const res = await fetch(path);
+  const body = await res.json();
+  if (!res.ok) throw new Error(`${body.error}: ${body.detail}`);
+  return body;
+}
+
+async function refreshList() {
+  const { sessions, insights } = await getJSON("/api/sessions");
+  $("insights-off").hidden = insights;
+  const list = $("sessions");
+  list.replaceChildren();
+  if (!sessions.length) list.append(el("li", "empty", "No session uploaded yet."));
+  for (const s of sessions) {
+    const li = el("li", s.job_id === current ? "current" : "");
+    li.dataset.jobId = s.job_id;
+    li.append(el("div", "room", s.room || "(room not named yet)"));
+    const bits = [s.agent_name || "automatic", clock(s.started_at)];
+    if (s.duration_s) bits.push(`${s.duration_s.toFixed(1)} s`);
+    bits.push(`${s.spans} spans`, `${s.logs} logs`, `${s.transcript_items} messages`);
+    if (s.has_audio) bits.push("audio");
+    li.append(el("div", "meta", bits.join(" · ")));
+    li.addEventListener("click", () => select(s.job_id));
+    list.append(li);
+  }
+  return sessions;
+}
+
+function facts(s) {
+  const d = s.dispatch || {};
+  const rows = [
+    ["job", s.job_id],
+    ["room", s.room],
+    ["agent", s.agent_name || "(unnamed worker)"],
+    ["dispatch", d.source ? `${d.source}${d.dispatch_id ? ` ${d.dispatch_id}` : ""}` : "unknown"],
+    ["re-dispatches", String(d.redispatches ?? 0)],
+    ["started", clock(s.started_at)],
+    ["duration", s.duration_s ? `${s.duration_s.toFixed(1)} s` : "still running?"],
+  ];
+  const dl = $("session-facts");
+  dl.replaceChildren();
+  for (const [k, v] of rows) dl.append(el("dt", "", k), el("dd", "", v));
+}
+
+function errors(s) {
+  const box = $("session-errors");
+  box.replaceChildren();
+  if (!s.errors.length) return;
+  const list = el("ul", "errors banner");
+  for (const e of s.errors) list.append(el("li", "", `${clock(e.at)} ${e.where}: ${e.message}`));
+  box.append(list);
+}
+
+function turns(s) {
+  const body = $("turns").querySelector("tbody");
+  body.replaceChildren();
+  for (const t of s.turns) {
+    const tr = el("tr");
+    for (const v of [t.kind, clock(t.start), secs(t.end_of_turn_delay), secs(t.llm_ttft), secs(t.tts_ttfb), secs(t.e2e_latency)]) {
+      tr.append(el("td", "", v));
+    }
+    body.append(tr);
+  }
+  if (!s.turns.length) body.append(Object.assign(el("tr"), { innerHTML: '<td colspan="6" class="empty">No turn spans.</td>' }));
+}
+
+function transcript(s) {
+  const list = $("session-transcript");
+  list.replaceChildren();
+  for (const m of s.transcript) {
+    const li = el("li");
+    li.append(el("span", `from ${m.role}`, m.role), document.createTextNode(m.text));
+    list.append(li);
+  }
+  if (!s.transcript.length) list.append(el("li", "empty", "No transcript (yet: it comes at the session's end)."));
+}
+
+function logs(s) {
+  const list = $("session-logs");
+  list.replaceChildren();
+  for (const r of s.logs) {
+    const error = ["ERROR", "FATAL", "CRITICAL"].includes(r.severity);
+    list.append(el("li", error ? "error" : "", `${clock(r.at)} ${r.severity} ${r.logger}: ${r.message}`));
+  }
+}
+
+function audio(s) {
+  const player = $("player");
+  player.hidden = !s.audio.bytes;
+  $("no-audio").hidden = Boolean(s.audio.bytes);
+  if (s.audio.bytes) player.src = `/api/sessions/${encodeURIComponent(s.job_id)}/audio`;
+}
+
+async function select(jobId) {
+  current = jobId;
+  history.replaceState(null, "", `#${jobId}`);
+  for (const li of $("sessions").children) li.classList.toggle("current", li.dataset.jobId === jobId);
+  const s = await getJSON(`/api/sessions/${encodeURIComponent(jobId)}`);
+  $("session-empty").hidden = true;
+  $("session").hidden = false;
+  $("session-title").textContent = `${s.room || s.job_id}`;
+  facts(s);
+  errors(s);
+  renderTimeline($("timeline"), s);
+  turns(s);
+  transcript(s);
+  audio(s);
+  logs(s);
+  document.body.dataset.session = jobId;
+}
+
+async function start() {
+  const sessions = await refreshList();
+  const wanted = location.hash.slice(1);
+  const room = new URLSearchParams(location.search).get("room");
+  const pick = sessions.find((s) => s.job_id === wanted) || sessions.find((s) => room && s.room === room);
+  if (pick) await select(pick.job_id);
+  setInterval(refreshList, 3000);
+}
+
+start().catch((err) => {
+  $("sessions").replaceChildren(el("li", "banner", String(err)));
+});

@@ -1,0 +1,112 @@
+"""Agent Insights offline: a real conversation with an unchanged AgentSession agent
+(tests/agent/fixtures/insights_agent.py) reaches the proxy through livekit-agents' own
+upload path, and GET /api/sessions shows what Cloud's Agent Insights would: its dispatch,
+the turns, every span, the agent's logs, both sides of the transcript and the audio."""
+
+from __future__ import annotations
+
+import io
+
+import av
+import httpx
+import pytest
+
+from devstack.local_server import LiveKitServer
+from devstack.processes import Proxy
+from tests.support.insights import AGENT_NAME, FAILURE, RecordedSession, session_detail
+
+pytestmark = pytest.mark.integration
+
+
+def test_the_session_is_listed_with_its_counts(
+    proxy: Proxy, recorded_session: RecordedSession
+) -> None:
+    listed = httpx.get(f"{proxy.url}/api/sessions", timeout=10).json()
+    assert listed["insights"] is True
+    (row,) = [s for s in listed["sessions"] if s["job_id"] == recorded_session.job_id]
+    print(
+        f"\nsession listed {recorded_session.listed_after_s:.2f} s after its room was deleted; "
+        f"{row['spans']} spans, {row['logs']} logs, {row['transcript_items']} messages"
+    )
+    assert row["room"] == recorded_session.room and row["agent_name"] == AGENT_NAME
+    assert row["spans"] > 0 and row["logs"] > 0 and row["has_audio"] and row["reported"]
+    assert row["transcript_items"] >= 4
+
+
+def test_the_session_has_its_dispatch_turns_logs_and_both_sides_of_the_transcript(
+    proxy: Proxy, recorded_session: RecordedSession
+) -> None:
+    s = session_detail(proxy.url, recorded_session.job_id)
+    dispatch = s["dispatch"]
+    assert dispatch["source"] == "explicit"
+    assert dispatch["dispatch_id"] == recorded_session.dispatch_id
+    steps = [step["step"] for step in dispatch["steps"]]
+    assert "dispatched" in steps and "job assigned" in steps and "agent joined" in steps, steps
+    said = [(m["role"], m["text"]) for m in s["transcript"]]
+    assert ("user", "hello there") in said and ("assistant", "You said: hello there.") in said
+    assert said[0] == ("assistant", "Hello, I am the insights agent.")
+    # The greeting (spoken, no model) and the answer; the failed turn after them never spoke.
+    greeting, answer = [t for t in s["turns"] if t["kind"] == "agent_turn"][:2]
+    assert "tts_ttfb" in greeting and "llm_ttft" not in greeting, greeting
+    assert answer["llm_ttft"] > 0 and answer["tts_ttfb"] > 0, answer
+    names = set()
+    stack = list(s["spans"])
+    while stack:
+        span = stack.pop()
+        names.add(span["name"])
+        stack.extend(span["children"])
+    assert {"agent_session", "agent_turn", "llm_request", "tts_request"} <= names
+    messages = [r["message"] for r in s["logs"]]
+    assert f"insights agent started in room {recorded_session.room}" in messages
+    assert "user turn: hello there" in messages
+    assert any(u.get("model") == "echo" for u in s["usage"])
+
+
+def test_the_failing_turn_shows_its_error_where_it_happened(
+    proxy: Proxy, recorded_session: RecordedSession
+) -> None:
+    s = session_detail(proxy.url, recorded_session.job_id)
+    failures = [e for e in s["errors"] if FAILURE in e["message"]]
+    assert failures, s["errors"]
+    # After the last answer the person heard, before the session ended.
+    answered = max(m["at"] for m in s["transcript"] if m["role"] == "assistant")
+    assert answered < failures[0]["at"] <= s["ended_at"] + 1
+
+
+def test_the_audio_is_the_conversation(proxy: Proxy, recorded_session: RecordedSession) -> None:
+    resp = httpx.get(f"{proxy.url}/api/sessions/{recorded_session.job_id}/audio", timeout=10)
+    assert resp.status_code == 200 and resp.headers["content-type"] == "audio/ogg"
+    with av.open(io.BytesIO(resp.content)) as ogg:
+        stream = ogg.streams.audio[0]
+        seconds = sum(float(f.duration * f.time_base) for f in ogg.decode(stream))
+    s = session_detail(proxy.url, recorded_session.job_id)
+    print(
+        f"\naudio {seconds:.1f} s, {len(resp.content)} bytes "
+        f"({len(resp.content) / seconds * 60 / 1024:.0f} KiB per minute)"
+    )
+    assert seconds > 2  # the greeting alone is about 2 s of espeak-ng
+    assert s["audio"]["bytes"] == len(resp.content)
+
+
+def test_the_session_outlives_the_proxy(
+    livekit_server: LiveKitServer, proxy: Proxy, recorded_session: RecordedSession
+) -> None:
+    """A new proxy process on the same state dir serves the session from disk alone."""
+    before = session_detail(proxy.url, recorded_session.job_id)
+    again = Proxy(livekit_server, AGENT_NAME, "http://127.0.0.1:9")
+    try:
+        again.wait_ready()
+        after = session_detail(again.url, recorded_session.job_id)
+    finally:
+        again.stop()
+    assert after["transcript"] == before["transcript"]
+    assert after["spans"] == before["spans"] and after["logs"] == before["logs"]
+    assert after["dispatch"]["dispatch_id"] == recorded_session.dispatch_id
+
+
+def test_unknown_sessions_are_404_in_the_one_error_shape(proxy: Proxy) -> None:
+    for path in ("/api/sessions/AJ_nothing", "/api/sessions/AJ_nothing/audio"):
+        resp = httpx.get(proxy.url + path, timeout=10)
+        assert resp.status_code == 404 and {"error", "detail", "hint"} <= resp.json().keys()
+    bad = httpx.get(proxy.url + "/api/sessions/not%20an%20id", timeout=10)
+    assert bad.status_code == 422
