@@ -58,10 +58,8 @@ def upload_sessions_to_stack(settings: Settings) -> None:
     if not settings.insights:
         return
     url = os.environ.setdefault("LIVEKIT_OBSERVABILITY_URL", settings.observability_url)
-    print(
-        f"[agent] sessions upload to {url} (see {settings.observability_url}/sessions)",
-        file=sys.stderr,
-    )
+    shown = f"{url}/sessions" if url == settings.observability_url else "your own collector"
+    print(f"[agent] sessions upload to {url} (Agent Insights offline: {shown})", file=sys.stderr)
 
 
 def pool_settings(settings: Settings) -> Settings:

@@ -11,6 +11,7 @@ import logging
 
 from livekit import rtc
 from livekit.agents import JobContext, vad
+from livekit.agents.telemetry import tracer
 
 from agent.state import CHAT_TOPIC, say_text, set_state
 
@@ -117,12 +118,18 @@ class Loopback:
 
     async def _echo(self, frames: list[rtc.AudioFrame], duration: float, identity: str) -> None:
         async with self._speaking:
-            room = self._ctx.room
-            logger.info("heard %.1f s of speech from %s, playing it back", duration, identity)
-            await say_text(room, f"heard {duration:.1f} s of speech")
-            source = await self._voice()
-            await set_state(room, "speaking")
-            for frame in frames:
-                await source.capture_frame(frame)
-            await source.wait_for_playout()
-            await set_state(room, "listening")
+            # One turn in the session's timeline (/sessions), as AgentSession draws its own.
+            with tracer.start_as_current_span("agent_turn") as span:
+                span.set_attribute("devstack.heard_seconds", round(duration, 2))
+                await self._play(frames, duration, identity)
+
+    async def _play(self, frames: list[rtc.AudioFrame], duration: float, identity: str) -> None:
+        room = self._ctx.room
+        logger.info("heard %.1f s of speech from %s, playing it back", duration, identity)
+        await say_text(room, f"heard {duration:.1f} s of speech")
+        source = await self._voice()
+        await set_state(room, "speaking")
+        for frame in frames:
+            await source.capture_frame(frame)
+        await source.wait_for_playout()
+        await set_state(room, "listening")

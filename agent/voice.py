@@ -28,6 +28,7 @@ async def start_voice_pipeline(ctx: JobContext, settings: Settings, vad_model: v
         llm=openai.LLM(model=settings.openai_llm_model, **url),
         tts=openai.TTS(model=settings.openai_tts_model, voice=settings.openai_tts_voice, **url),
     )
-    # record=False: nothing is uploaded anywhere from a local dev stack.
-    await session.start(agent=Agent(instructions=INSTRUCTIONS), room=ctx.room, record=False)
+    # Recording follows the job (livekit.yaml enable_user_data_recording); the stack points
+    # LIVEKIT_OBSERVABILITY_URL at the proxy, so the session shows at /sessions.
+    await session.start(agent=Agent(instructions=INSTRUCTIONS), room=ctx.room)
     session.generate_reply(instructions="Greet the user in one short sentence.")

@@ -12,6 +12,7 @@ import threading
 
 from livekit import rtc
 from livekit.agents import AgentServer, JobContext, JobExecutorType, JobProcess, JobRequest
+from livekit.agents.voice.agent_session import RecordingOptions
 from livekit.plugins import silero
 
 from agent.announce import connect_announced
@@ -61,6 +62,8 @@ server = AgentServer(
     load_fnc=never_saturated_load if settings.agent_load_threshold is None else None,
 )
 AGENT_NAME = settings.livekit_agent_name
+# The loopback agent has no transcript to keep and its audio is the person's own, echoed.
+LOOPBACK_RECORDING = RecordingOptions(audio=False, traces=True, logs=True, transcript=False)
 
 
 _vad: silero.VAD | None = None
@@ -164,6 +167,10 @@ async def entrypoint(ctx: JobContext) -> None:
         ctx.room.local_participant.identity,
     )
     vad_model = ctx.proc.userdata["vad"]
+    if MODE != "openai" and ctx.job.enable_recording:
+        # Agent Insights offline for the loopback agent, which has no AgentSession to do
+        # this: its spans and logs go where LIVEKIT_OBSERVABILITY_URL points (the proxy).
+        ctx.init_recording(LOOPBACK_RECORDING)
     try:
         if MODE == "openai":
             await start_voice_pipeline(ctx, settings, vad_model)

@@ -141,10 +141,15 @@ def turns(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def errors(spans: list[dict[str, Any]], logs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Failed spans and error log lines, in time order: where the session went wrong."""
+    failed = [s for s in spans if s["status"].startswith("error")]
+    # An exception fails every span it passes through on its way up: name the one it was
+    # raised in, not each of its callers with the same message.
+    status = {s["span_id"]: s["status"] for s in failed}
+    passed_through = {c["parent_id"] for c in failed if status.get(c["parent_id"]) == c["status"]}
     out = [
         {"at": s["start"], "where": f"span {s['name']}", "message": s["status"][7:] or "failed"}
-        for s in spans
-        if s["status"].startswith("error")
+        for s in failed
+        if s["span_id"] not in passed_through
     ]
     out += [
         {"at": r["at"], "where": f"log {r['logger']}", "message": r["message"]}

@@ -72,7 +72,10 @@ export function renderTimeline(container, session) {
       bar.title = `${r.name}: ${r.text}`;
       lane.append(bar);
       const text = el("span", "text", r.text);
-      text.style.marginLeft = pct(r.end);
+      // A bar that runs to the right edge carries its text inside, from its start.
+      const late = (r.end - t0) / span > 0.75;
+      text.style.marginLeft = late ? `calc(${pct(r.at)} + 4px)` : pct(r.end);
+      text.style.position = "relative";
       lane.append(text);
     } else {
       const tick = el("span", "tick");

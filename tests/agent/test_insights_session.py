@@ -5,15 +5,27 @@ the turns, every span, the agent's logs, both sides of the transcript and the au
 
 from __future__ import annotations
 
+import asyncio
 import io
+from pathlib import Path
 
 import av
 import httpx
 import pytest
+from livekit import api
 
 from devstack.local_server import LiveKitServer
-from devstack.processes import Proxy
-from tests.support.insights import AGENT_NAME, FAILURE, RecordedSession, session_detail
+from devstack.processes import AgentWorker, Proxy, insights_env
+from devstack.waiting import wait_until
+from tests.support.clients import connected, plain_token, publish_wav
+from tests.support.insights import (
+    AGENT_NAME,
+    FAILURE,
+    RecordedSession,
+    session_detail,
+    wait_for_state,
+)
+from tests.support.speech import read_wav, speech_wav
 
 pytestmark = pytest.mark.integration
 
@@ -110,3 +122,48 @@ def test_unknown_sessions_are_404_in_the_one_error_shape(proxy: Proxy) -> None:
         assert resp.status_code == 404 and {"error", "detail", "hint"} <= resp.json().keys()
     bad = httpx.get(proxy.url + "/api/sessions/not%20an%20id", timeout=10)
     assert bad.status_code == 422
+
+
+def test_the_built_in_agents_sessions_show_too(
+    livekit_server: LiveKitServer, proxy: Proxy, tmp_path: Path, room_name: str
+) -> None:
+    """The loopback agent has no AgentSession: its job records its spans and logs itself,
+    through the same upload path, and each echo is a turn."""
+    worker = AgentWorker(livekit_server, "insights-builtin", **insights_env(proxy.url))
+    try:
+        worker.wait_registered()
+        asyncio.run(echo_once(livekit_server, proxy, room_name, tmp_path))
+
+        def echoed() -> dict[str, object] | None:
+            worker.check_running()
+            listed = httpx.get(f"{proxy.url}/api/sessions", timeout=10).json()["sessions"]
+            job_id = next((x["job_id"] for x in listed if x["room"] == room_name), None)
+            if job_id is None:
+                return None
+            s = httpx.get(f"{proxy.url}/api/sessions/{job_id}", timeout=10).json()
+            heard = any(r["message"].startswith("heard ") for r in s["logs"])
+            return s if heard and any(t["kind"] == "agent_turn" for t in s["turns"]) else None
+
+        s = wait_until(echoed, timeout=30, what="the loopback session's echo turn and log")
+    finally:
+        worker.stop()
+    assert s["agent_name"] == "insights-builtin" and s["room"] == room_name
+    assert s["dispatch"]["source"] == "explicit"
+
+
+async def echo_once(server: LiveKitServer, proxy: Proxy, room: str, tmp_path: Path) -> None:
+    async with connected(server, plain_token(server, room, "person")) as client:
+        made = httpx.post(
+            f"{proxy.url}/api/dispatch-agent",
+            json={"room": room, "agent_name": "insights-builtin"},
+            timeout=15,
+        )
+        assert made.status_code == 200, made.text
+        (agent,) = await client.wait_for_agents(1, timeout=30)
+        samples, rate = read_wav(speech_wav(tmp_path))
+        await publish_wav(client.room, samples, rate)
+        # The echo turn ends when the agent has played the speech back.
+        await wait_for_state(client, agent.identity, "speaking", timeout=30)
+        await wait_for_state(client, agent.identity, "listening", timeout=30)
+    async with server.client() as lk:
+        await lk.room.delete_room(api.DeleteRoomRequest(room=room))

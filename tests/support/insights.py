@@ -43,7 +43,7 @@ def start_insights_worker(server: LiveKitServer, proxy: Proxy) -> AgentWorker:
     return worker
 
 
-async def _state(client: Client, identity: str, wanted: str, timeout: float = 20) -> None:
+async def wait_for_state(client: Client, identity: str, wanted: str, timeout: float = 20) -> None:
     """Until the agent's lk.agent.state is `wanted`: text typed while it speaks interrupts."""
 
     def reached() -> bool:
@@ -70,10 +70,10 @@ async def hold_conversation(
         identity = agent.identity
         job_id = identity.removeprefix("agent-")
         await client.wait_for_text("I am the insights agent", timeout=30)
-        await _state(client, identity, "listening")
+        await wait_for_state(client, identity, "listening")
         await client.room.local_participant.send_text("hello there", topic="lk.chat")
         await client.wait_for_text("You said: hello there.", timeout=30)
-        await _state(client, identity, "listening")
+        await wait_for_state(client, identity, "listening")
         await client.room.local_participant.send_text("/fail", topic="lk.chat")
         await asyncio.to_thread(worker.wait_for_line, FAILURE, 30)
     async with server.client() as lk:

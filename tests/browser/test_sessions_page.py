@@ -1,0 +1,59 @@
+"""The sessions page in a real headless Chromium: one recorded conversation's timeline,
+transcript, errors and audio, as a user opens it from the debug page's link."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from devstack.processes import Proxy
+from tests.support.insights import FAILURE, RecordedSession
+
+pytestmark = pytest.mark.browser
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+def test_the_debug_pages_link_opens_the_rooms_session(
+    page: Page, proxy: Proxy, recorded_session: RecordedSession
+) -> None:
+    page.goto(f"{proxy.url}/debug?room={recorded_session.room}")
+    page.fill("#room", recorded_session.room)
+    # The link follows the room the page connects to; here it is followed as the page sets it.
+    page.goto(f"{proxy.url}/sessions?room={recorded_session.room}")
+    expect(page.locator("body")).to_have_attribute("data-session", recorded_session.job_id)
+    expect(page.locator("#sessions li.current")).to_contain_text(recorded_session.room)
+
+
+def test_a_session_shows_its_timeline_transcript_errors_and_audio(
+    page: Page, proxy: Proxy, recorded_session: RecordedSession
+) -> None:
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.goto(f"{proxy.url}/sessions#{recorded_session.job_id}")
+    expect(page.locator("body")).to_have_attribute("data-session", recorded_session.job_id)
+    facts = page.locator("#session-facts")
+    expect(facts).to_contain_text(f"explicit {recorded_session.dispatch_id}")
+    timeline = page.locator("#timeline")
+    # The dispatch steps, the turns as bars, the agent's own log line, both sides of the talk.
+    for text in ("job assigned", "agent joined", "agent_turn", "llm_request", "tts_request"):
+        expect(timeline).to_contain_text(text)
+    expect(timeline).to_contain_text(f"insights agent started in room {recorded_session.room}")
+    expect(timeline.locator(".row.message")).to_have_count(4)
+    assert timeline.locator(".bar.turn").count() >= 3
+    # The failed turn is marked where it happened: after the last answer.
+    error_rows = timeline.locator(".row.error")
+    expect(error_rows.filter(has_text=FAILURE).first).to_be_visible()
+    rows = timeline.locator(".row").all_inner_texts()
+    answered = max(i for i, r in enumerate(rows) if "You said: hello there." in r)
+    failed = min(i for i, r in enumerate(rows) if FAILURE in r)
+    assert answered < failed, rows
+    expect(page.locator("#session-errors")).to_contain_text(FAILURE)
+    expect(page.locator("#session-transcript")).to_contain_text("You said: hello there.")
+    expect(page.locator("#turns tbody tr")).to_have_count(3)
+    # The recording plays: Chromium decodes the Ogg Opus and knows its length.
+    expect(page.locator("#player")).to_be_visible()
+    page.wait_for_function("document.getElementById('player').duration > 2", timeout=10_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "sessions.png"), full_page=False)
