@@ -91,12 +91,18 @@ def _span(s: dict[str, Any]) -> dict[str, Any]:
 
 
 def _log(r: dict[str, Any]) -> dict[str, Any]:
+    attributes = json.loads(r["attributes"] or "{}")
+    message = r["body"]
+    # OpenTelemetry's logging handler keeps a logged exception in attributes; the line a
+    # user needs is the exception itself (its stack trace stays in `attributes`).
+    if kind := attributes.get("exception.type"):
+        message = f"{message}: {kind}: {attributes.get('exception.message', '')}".rstrip(": ")
     return {
         "at": r["at_ns"] / 1e9,
         "severity": r["severity"],
         "logger": r["logger"],
-        "message": r["body"],
-        "attributes": json.loads(r["attributes"] or "{}"),
+        "message": message,
+        "attributes": attributes,
     }
 
 

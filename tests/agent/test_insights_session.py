@@ -6,7 +6,9 @@ the turns, every span, the agent's logs, both sides of the transcript and the au
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
+import sqlite3
 from pathlib import Path
 
 import av
@@ -15,7 +17,7 @@ import pytest
 from livekit import api
 
 from devstack.local_server import LiveKitServer
-from devstack.processes import AgentWorker, Proxy, insights_env
+from devstack.processes import ROOT, AgentWorker, Proxy, insights_env
 from devstack.waiting import wait_until
 from tests.support.clients import connected, plain_token, publish_wav
 from tests.support.insights import (
@@ -30,8 +32,31 @@ from tests.support.speech import read_wav, speech_wav
 pytestmark = pytest.mark.integration
 
 
+def stored_bytes(server: LiveKitServer, job_id: str) -> dict[str, int]:
+    """What the session takes in the state dir's insights.db (read-only)."""
+    assert server.log_path is not None
+    path = server.log_path.parent / "insights.db"
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+        rows = 0
+        for table, columns in (
+            ("spans", "attributes || events || name"),
+            ("logs", "attributes || body"),
+            ("metrics", "attributes || name"),
+            ("reports", "summary || COALESCE(chat_history, '')"),
+        ):
+            (size,) = db.execute(
+                f"SELECT COALESCE(SUM(LENGTH({columns})), 0) FROM {table} WHERE job_id = ?",
+                (job_id,),
+            ).fetchone()
+            rows += size
+        (audio,) = db.execute(
+            "SELECT COALESCE(SUM(audio_bytes), 0) FROM reports WHERE job_id = ?", (job_id,)
+        ).fetchone()
+    return {"rows": rows, "audio": audio}
+
+
 def test_the_session_is_listed_with_its_counts(
-    proxy: Proxy, recorded_session: RecordedSession
+    livekit_server: LiveKitServer, proxy: Proxy, recorded_session: RecordedSession
 ) -> None:
     listed = httpx.get(f"{proxy.url}/api/sessions", timeout=10).json()
     assert listed["insights"] is True
@@ -39,6 +64,14 @@ def test_the_session_is_listed_with_its_counts(
     print(
         f"\nsession listed {recorded_session.listed_after_s:.2f} s after its room was deleted; "
         f"{row['spans']} spans, {row['logs']} logs, {row['transcript_items']} messages"
+    )
+    stored = stored_bytes(livekit_server, recorded_session.job_id)
+    minutes = row["duration_s"] / 60
+    print(
+        f"stored {stored['audio'] / 1024:.0f} KiB of audio and {stored['rows'] / 1024:.0f} KiB "
+        f"of spans, logs and transcript for {row['duration_s']:.1f} s: "
+        f"{stored['audio'] / 1024 / minutes:.0f} + {stored['rows'] / 1024 / minutes:.0f} KiB "
+        "per minute"
     )
     assert row["room"] == recorded_session.room and row["agent_name"] == AGENT_NAME
     assert row["spans"] > 0 and row["logs"] > 0 and row["has_audio"] and row["reported"]
@@ -167,3 +200,41 @@ async def echo_once(server: LiveKitServer, proxy: Proxy, room: str, tmp_path: Pa
         await wait_for_state(client, agent.identity, "listening", timeout=30)
     async with server.client() as lk:
         await lk.room.delete_room(api.DeleteRoomRequest(room=room))
+
+
+def test_a_job_that_crashed_before_joining_has_its_exception_in_its_session(
+    livekit_server: LiveKitServer, proxy: Proxy, room_name: str
+) -> None:
+    """The agent never joins; livekit-agents still uploads the job's logs at its end, so the
+    session says why, with the exception, where the user looks for it."""
+    crash = ROOT / "tests/agent/project/src/crash_before_connect.py"
+    worker = AgentWorker(
+        livekit_server,
+        "my-crashing-agent",
+        AGENT_FILE=str(crash.relative_to(ROOT)),
+        **insights_env(proxy.url),
+    )
+    try:
+        worker.wait_for_line("registered worker", timeout=90)
+        made = httpx.post(
+            f"{proxy.url}/api/dispatch-agent",
+            json={"room": room_name, "agent_name": "my-crashing-agent"},
+            timeout=15,
+        )
+        assert made.status_code == 200, made.text
+
+        def crashed() -> list[dict[str, object]] | None:
+            worker.check_running()
+            listed = httpx.get(f"{proxy.url}/api/sessions", timeout=10).json()["sessions"]
+            job_id = next((x["job_id"] for x in listed if x["room"] == room_name), None)
+            if job_id is None:
+                return None
+            s = httpx.get(f"{proxy.url}/api/sessions/{job_id}", timeout=10).json()
+            return s["errors"] or None
+
+        errors = wait_until(crashed, timeout=60, what="the crashed job's session and its error")
+    finally:
+        worker.stop()
+    assert any(
+        "RuntimeError: FIXTURE_DATABASE_URL is not set" in str(e["message"]) for e in errors
+    ), errors
