@@ -19,6 +19,7 @@ from devstack.settings import Settings, SettingsError, load_settings
 from devstack.state import WORKERS, copy_index, process_name, write_state
 
 WORKER_FILE = Path(__file__).resolve().parent / "worker.py"
+EXPORT_TIMEOUT_SECONDS = 2
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -27,12 +28,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--log-level", default="info", help="debug, info, warning, error")
     args = parser.parse_args(argv)
     try:
-        settings = pool_settings(load_settings())
+        settings = load_settings()
+        uploads_to = upload_sessions_to_stack(settings)
+        settings = pool_settings(settings, uploads_to)
         if not (settings.agent_file or settings.agent_dir):
             settings.require_openai()  # only the built-in worker runs the OpenAI pipeline
     except SettingsError as exc:
         sys.exit(f"agent: {exc}")
-    upload_sessions_to_stack(settings)
     if settings.agent_dir:
         from agent.run_project import run_project
 
@@ -50,19 +52,26 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(livekit_agents_main(command))
 
 
-def upload_sessions_to_stack(settings: Settings) -> None:
+def upload_sessions_to_stack(settings: Settings) -> str | None:
     """Agent Insights offline: livekit-agents uploads each recorded session to
     LIVEKIT_OBSERVABILITY_URL (job.py, _observability_url), here the proxy. Set in the
     environment, so the job processes and an AGENT_DIR project's worker inherit it; one the
-    shell already sets (your own collector) is kept."""
+    shell already sets (your own collector) is kept. Returns where sessions go."""
     if not settings.insights:
-        return
+        return None
     url = os.environ.setdefault("LIVEKIT_OBSERVABILITY_URL", settings.observability_url)
-    shown = f"{url}/sessions" if url == settings.observability_url else "your own collector"
+    if url == settings.observability_url:
+        # An export to the proxy takes milliseconds; one that fails (the proxy restarting)
+        # must not hold a stopping job for OpenTelemetry's default 10 s of retries.
+        os.environ.setdefault("OTEL_EXPORTER_OTLP_TIMEOUT", str(EXPORT_TIMEOUT_SECONDS))
+        shown = f"{url}/sessions"
+    else:
+        shown = "your own collector"
     print(f"[agent] sessions upload to {url} (Agent Insights offline: {shown})", file=sys.stderr)
+    return url
 
 
-def pool_settings(settings: Settings) -> Settings:
+def pool_settings(settings: Settings, uploads_to: str | None = None) -> Settings:
     """Copy N of a pool (`honcho start -c agent=N` names them agent.1, agent.2, ...) serves
     its health on AGENT_HTTP_PORT + N - 1, and says where in DEVSTACK_STATE_DIR/workers/, so
     the proxy and the doctor find every copy."""
@@ -80,6 +89,8 @@ def pool_settings(settings: Settings) -> Settings:
             "owner_pid": os.getpid(),
             "health_url": settings.agent_listen_url,
             "agent_file": settings.agent_file,
+            # The proxy it uploads sessions to waits for it to stop (proxy/__main__.py).
+            "uploads_to": uploads_to,
         },
     )
     return settings

@@ -3,11 +3,52 @@
 import logging
 import signal
 import sys
+import threading
+import time
+from types import FrameType
 
 import uvicorn
 
-from devstack.settings import SettingsError, load_settings
+from devstack.settings import Settings, SettingsError, load_settings
+from devstack.state import WORKERS, read_states
 from proxy.app import create_app
+
+# Ctrl-C stops every process of `make dev` at once; the stack's workers then upload their
+# last sessions to the proxy as their jobs end. The proxy serves until they are gone, this
+# long at most: under the supervisor's 4 s before it kills what is left.
+UPLOADERS_WAIT_SECONDS = 3.0
+
+
+class LastToStop(uvicorn.Server):
+    """uvicorn's server, stopping once no live worker uploads its sessions here (a second
+    signal stops it at once)."""
+
+    def __init__(self, config: uvicorn.Config, settings: Settings) -> None:
+        super().__init__(config)
+        self.settings = settings
+        self.stopping = False
+
+    def uploaders(self) -> list[str]:
+        ours = self.settings.observability_url
+        return [
+            str(w.get("health_url"))
+            for w in read_states(self.settings.state_dir, WORKERS)
+            if str(w.get("uploads_to") or "").rstrip("/") == ours
+        ]
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self.stopping:
+            super().handle_exit(sig, frame)
+            return
+        self.stopping = True
+
+        def after_uploaders() -> None:
+            deadline = time.monotonic() + UPLOADERS_WAIT_SECONDS
+            while self.uploaders() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            super(LastToStop, self).handle_exit(sig, frame)
+
+        threading.Thread(target=after_uploaders, daemon=True).start()
 
 
 def main() -> None:
@@ -25,9 +66,10 @@ def main() -> None:
     # dying by the signal (which honcho would report as a crash).
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: sys.exit(0))
-    uvicorn.run(
+    config = uvicorn.Config(
         create_app(settings), host=settings.proxy_host, port=settings.proxy_port, log_level="info"
     )
+    LastToStop(config, settings).run()
 
 
 if __name__ == "__main__":

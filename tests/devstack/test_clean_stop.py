@@ -1,6 +1,7 @@
 """Ctrl-C on `make dev`: the whole stack (honcho with the Procfile: livekit-server, the
 proxy, a worker of your own agent file with a job in progress) stops with no ERROR, no
-traceback, and nothing left running: a job ended by the stop is expected, not an error."""
+traceback, and nothing left running: a job ended by the stop is expected, not an error; and
+the job's session still reaches the proxy's store as it ends."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -133,12 +135,24 @@ async def test_ctrl_c_stops_the_whole_stack_cleanly(tmp_path: Path) -> None:
     bad = [line for line in lines if BAD.search(line)]
     assert not bad, "\n".join(bad)
     assert "process exiting" in output  # the job was running, and ended with the stop
+    # The job's logs reached the proxy as the job ended with the stop (Agent Insights
+    # offline): the proxy served until the worker uploading to it was gone.
+    assert "interviewer joined room stop-room" in session_logs(tmp_path, "stop-room"), output
     try:
         wait_until(lambda: not alive(running), timeout=10, what="every process to end")
     except TimeoutError:
         pytest.fail(f"left running after the stop: {alive(running)}")
     if docker:
         assert containers() <= before, "a livekit-server container was left running"
+
+
+def session_logs(state: Path, room: str) -> list[str]:
+    """The log lines the proxy stored for the agent sessions of `room` (insights.db)."""
+    with contextlib.closing(sqlite3.connect(state / "insights.db")) as db:
+        rows = db.execute(
+            "SELECT body FROM logs JOIN sessions USING (job_id) WHERE sessions.room = ?", (room,)
+        ).fetchall()
+    return [body for (body,) in rows]
 
 
 def read_all(proc: subprocess.Popen[str], lines: list[str]) -> None:
