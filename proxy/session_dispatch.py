@@ -4,6 +4,8 @@ dispatch it was (explicit, token or automatic), what happened to it and any re-d
 
 from __future__ import annotations
 
+import asyncio
+import json
 from typing import Any
 
 from devstack.server_log import WorkerRegistry
@@ -67,3 +69,30 @@ def merged(kept: dict[str, Any] | None, live: dict[str, Any] | None) -> dict[str
     seen = {(s["at"], s["step"]): s for s in [*kept["steps"], *live["steps"]]}
     out["steps"] = sorted(seen.values(), key=lambda s: s["at"])
     return out
+
+
+def update(
+    row: dict[str, Any], registry: WorkerRegistry, watcher: DeliveryWatcher
+) -> dict[str, Any] | None:
+    """The session row's dispatch with what the stack knows now, when that adds to what the
+    row keeps (then the row is updated too, and the caller stores it); else None. Runs on the
+    event loop: the registry and the watcher change there."""
+    kept = json.loads(row["dispatch"]) if row.get("dispatch") else None
+    live = dispatch_of(row["job_id"], row["room"], row["agent_name"], registry, watcher)
+    now = merged(kept, live)
+    if now is None or now == kept:
+        return None
+    row["dispatch"] = json.dumps(now)
+    row["room"] = row["room"] or now["room"]
+    row["agent_name"] = row["agent_name"] or now["agent_name"]
+    return now
+
+
+async def keep_dispatch(state: Any, row: dict[str, Any]) -> None:
+    """Join the session row to its dispatch now, and store what that adds (`state`: the
+    app's, with its registry, watcher and insights store)."""
+    now = update(row, state.registry, state.watcher)
+    if now is not None:
+        await asyncio.to_thread(
+            state.insights.note_dispatch, row["job_id"], now["room"], now["agent_name"], now
+        )

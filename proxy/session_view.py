@@ -15,6 +15,15 @@ TURN_FIGURES = {
     "e2e_latency": "lk.e2e_latency",
 }
 ERROR_SEVERITIES = {"ERROR", "FATAL", "CRITICAL"}
+# The dispatch steps livekit-agents stamps on its job_entrypoint span, on the worker's clock
+# (the same machine's): the job request as the worker saw it, up to the entrypoint.
+WORKER_STEPS = {
+    "job_received": "job request",
+    "job_accepted": "accepted",
+    "job_assigned": "assigned",
+    "process_assigned": "job process taken",
+    "entrypoint_started": "entrypoint started",
+}
 
 
 def summary(row: dict[str, Any]) -> dict[str, Any]:
@@ -50,7 +59,7 @@ def detail(row: dict[str, Any], dispatch: dict[str, Any] | None) -> dict[str, An
         "started_at": _s(row["first_ns"]),
         "ended_at": _s(row["last_ns"]),
         "duration_s": _duration({**row, "duration_ms": report.get("duration_ms")}),
-        "dispatch": dispatch,
+        "dispatch": with_worker_steps(dispatch, spans),
         "spans": tree(spans),
         "turns": turns(spans),
         "logs": logs,
@@ -63,6 +72,22 @@ def detail(row: dict[str, Any], dispatch: dict[str, Any] | None) -> dict[str, An
         },
         "reported": bool(report),
     }
+
+
+def with_worker_steps(
+    dispatch: dict[str, Any] | None, spans: list[dict[str, Any]]
+) -> dict[str, Any] | None:
+    """The dispatch's steps from the stack (watcher, server log) and the worker's own."""
+    steps = [
+        {"at": e["at_ns"] / 1e9, "step": WORKER_STEPS[e["name"]], "detail": "the worker's stamp"}
+        for s in spans
+        if s["name"] == "job_entrypoint"
+        for e in s["events"]
+        if e["name"] in WORKER_STEPS
+    ]
+    if dispatch is None:
+        return {"steps": steps} if steps else None
+    return {**dispatch, "steps": sorted([*dispatch["steps"], *steps], key=lambda x: x["at"])}
 
 
 def _s(ns: int | None) -> float | None:

@@ -10,7 +10,6 @@ what its path takes is 400, one past the size limits 413."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -21,7 +20,7 @@ from livekit import api
 from proxy import otlp, recordings
 from proxy.errors import ApiError
 from proxy.insights_store import InsightStore
-from proxy.session_dispatch import dispatch_of, merged
+from proxy.session_dispatch import keep_dispatch
 
 logger = logging.getLogger("devstack.proxy.insights")
 router = APIRouter(prefix="/observability", tags=["insights (upload)"])
@@ -144,19 +143,6 @@ async def note_dispatches(request: Request, job_ids: set[str]) -> None:
     watcher forgets a room once it is gone, the session keeps what it knew."""
     store = _store(request)
     for job_id in job_ids:
-        known = await asyncio.to_thread(store.session_row, job_id)
-        if known is None:
-            continue
-        found = dispatch_of(
-            job_id,
-            known["room"],
-            known["agent_name"],
-            request.app.state.registry,
-            request.app.state.watcher,
-        )
-        kept = json.loads(known["dispatch"]) if known["dispatch"] else None
-        now = merged(kept, found)
-        if now is not None and now != kept:
-            await asyncio.to_thread(
-                store.note_dispatch, job_id, now["room"], now["agent_name"], now
-            )
+        row = await asyncio.to_thread(store.session_row, job_id)
+        if row is not None:
+            await keep_dispatch(request.app.state, row)

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from proxy import session_view
 from proxy.errors import ApiError
 from proxy.insights_store import InsightStore
-from proxy.session_dispatch import dispatch_of, merged
+from proxy.session_dispatch import keep_dispatch
 
 router = APIRouter(prefix="/api/sessions", tags=["sessions"])
 JOB_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
@@ -82,6 +82,10 @@ def _not_found(job_id: str) -> ApiError:
 async def list_sessions(request: Request) -> dict[str, Any]:
     """Every stored session, newest first."""
     rows = await asyncio.to_thread(_store(request).sessions)
+    for row in rows:
+        if not row["dispatch"]:
+            # An upload can come before the server's log line of its job's assignment.
+            await keep_dispatch(request.app.state, row)
     return {
         "sessions": [session_view.summary(r) for r in rows],
         "insights": request.app.state.settings.insights,
@@ -94,15 +98,9 @@ async def get_session(job_id: JobId, request: Request) -> dict[str, Any]:
     row = await asyncio.to_thread(_store(request).session, job_id)
     if row is None:
         raise _not_found(job_id)
+    await keep_dispatch(request.app.state, row)
     dispatch = json.loads(row["dispatch"]) if row["dispatch"] else None
-    live = dispatch_of(
-        job_id,
-        row["room"],
-        row["agent_name"],
-        request.app.state.registry,
-        request.app.state.watcher,
-    )
-    return session_view.detail(row, merged(dispatch, live))
+    return session_view.detail(row, dispatch)
 
 
 @router.get(

@@ -86,7 +86,10 @@ def test_the_session_has_its_dispatch_turns_logs_and_both_sides_of_the_transcrip
     assert dispatch["source"] == "explicit"
     assert dispatch["dispatch_id"] == recorded_session.dispatch_id
     steps = [step["step"] for step in dispatch["steps"]]
-    assert "dispatched" in steps and "job assigned" in steps and "agent joined" in steps, steps
+    # The stack's steps (the watcher, the server's log) and the worker's own, in time order.
+    for step in ("dispatched", "job request", "job assigned", "entrypoint started", "agent joined"):
+        assert step in steps, steps
+    assert steps.index("dispatched") < steps.index("job request") < steps.index("agent joined")
     said = [(m["role"], m["text"]) for m in s["transcript"]]
     assert ("user", "hello there") in said and ("assistant", "You said: hello there.") in said
     assert said[0] == ("assistant", "Hello, I am the insights agent.")
@@ -232,7 +235,11 @@ def test_a_job_that_crashed_before_joining_has_its_exception_in_its_session(
             s = httpx.get(f"{proxy.url}/api/sessions/{job_id}", timeout=10).json()
             return s["errors"] or None
 
-        errors = wait_until(crashed, timeout=60, what="the crashed job's session and its error")
+        try:
+            errors = wait_until(crashed, timeout=60, what="the crashed job's session and its error")
+        except TimeoutError:
+            listed = httpx.get(f"{proxy.url}/api/sessions", timeout=10).json()["sessions"]
+            raise AssertionError(f"{listed}\n{worker.output[-3000:]}") from None
     finally:
         worker.stop()
     assert any(
