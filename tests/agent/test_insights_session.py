@@ -10,6 +10,7 @@ import contextlib
 import io
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import av
 import httpx
@@ -25,6 +26,7 @@ from tests.support.insights import (
     FAILURE,
     RecordedSession,
     session_detail,
+    session_in_room,
     wait_for_state,
 )
 from tests.support.speech import read_wav, speech_wav
@@ -170,13 +172,11 @@ def test_the_built_in_agents_sessions_show_too(
         worker.wait_registered()
         asyncio.run(echo_once(livekit_server, proxy, room_name, tmp_path))
 
-        def echoed() -> dict[str, object] | None:
+        def echoed() -> dict[str, Any] | None:
             worker.check_running()
-            listed = httpx.get(f"{proxy.url}/api/sessions", timeout=10).json()["sessions"]
-            job_id = next((x["job_id"] for x in listed if x["room"] == room_name), None)
-            if job_id is None:
+            s = session_in_room(proxy.url, room_name)
+            if s is None:
                 return None
-            s = httpx.get(f"{proxy.url}/api/sessions/{job_id}", timeout=10).json()
             heard = any(r["message"].startswith("heard ") for r in s["logs"])
             return s if heard and any(t["kind"] == "agent_turn" for t in s["turns"]) else None
 
@@ -226,14 +226,10 @@ def test_a_job_that_crashed_before_joining_has_its_exception_in_its_session(
         )
         assert made.status_code == 200, made.text
 
-        def crashed() -> list[dict[str, object]] | None:
+        def crashed() -> list[dict[str, Any]] | None:
             worker.check_running()
-            listed = httpx.get(f"{proxy.url}/api/sessions", timeout=10).json()["sessions"]
-            job_id = next((x["job_id"] for x in listed if x["room"] == room_name), None)
-            if job_id is None:
-                return None
-            s = httpx.get(f"{proxy.url}/api/sessions/{job_id}", timeout=10).json()
-            return s["errors"] or None
+            s = session_in_room(proxy.url, room_name)
+            return (s["errors"] or None) if s else None
 
         try:
             errors = wait_until(crashed, timeout=60, what="the crashed job's session and its error")

@@ -97,3 +97,10 @@ def session_detail(proxy_url: str, job_id: str) -> dict[str, Any]:
     resp = httpx.get(f"{proxy_url}/api/sessions/{job_id}", timeout=10)
     assert resp.status_code == 200, resp.text
     return dict(resp.json())
+
+
+def session_in_room(proxy_url: str, room: str) -> dict[str, Any] | None:
+    """The newest session of `room`, once the proxy lists one."""
+    listed = httpx.get(f"{proxy_url}/api/sessions", timeout=10).json()["sessions"]
+    job_id = next((s["job_id"] for s in listed if s["room"] == room), None)
+    return session_detail(proxy_url, job_id) if job_id else None
