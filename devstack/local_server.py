@@ -18,10 +18,10 @@ from typing import Literal
 from livekit import api
 
 from devstack.livekit import api_client
+from devstack.stack_files import LIVEKIT_YAML, SCRIPTS
 from devstack.waiting import ProcessExitedError, free_ports, http_ok, wait_until
 
-ROOT = Path(__file__).resolve().parents[1]
-CONFIG = ROOT / "livekit.yaml"
+CONFIG = LIVEKIT_YAML
 API_KEY = "devkey"
 API_SECRET = "secret"
 READY_LOG = "starting LiveKit server"
@@ -49,7 +49,7 @@ def choose_runtime() -> Runtime:
 def _script(name: str) -> str:
     """Run one of the project's scripts and return what it printed (an image or a path)."""
     done = subprocess.run(
-        [str(ROOT / "scripts" / name)], capture_output=True, text=True, timeout=900, check=False
+        ["bash", str(SCRIPTS / name)], capture_output=True, text=True, timeout=900, check=False
     )
     if done.returncode != 0:
         raise RuntimeError(f"scripts/{name} failed:\n{done.stderr}")
