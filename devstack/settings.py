@@ -219,8 +219,11 @@ class Settings(BaseSettings):
     def observability_url(self) -> str:
         """Where a worker uploads its sessions: the proxy, which serves LiveKit Cloud's
         observability paths (proxy/routes/observability.py)."""
-        host = "127.0.0.1" if self.proxy_host in ("", "0.0.0.0") else self.proxy_host
-        return f"http://{host}:{self.proxy_port}"
+        # A wildcard bind is reached on loopback; an IPv6 address goes in brackets.
+        host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(
+            self.proxy_host, self.proxy_host
+        )
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.proxy_port}"
 
     @property
     def cors_origins(self) -> tuple[str, ...]:

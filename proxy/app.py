@@ -101,7 +101,7 @@ def create_app(settings: Settings) -> FastAPI:
         "did not join. Every error has the shape {error, detail, hint}.",
         lifespan=lifespan,
         responses=ERROR_RESPONSES,
-        dependencies=[Depends(write_guard(frozenset(origins)))],
+        dependencies=[Depends(write_guard(frozenset(origins), observability.UPLOAD_PATHS))],
     )
     # The last middleware added runs first: the Host check before CORS answers anything.
     app.add_middleware(

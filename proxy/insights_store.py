@@ -2,9 +2,10 @@
 points, the session report with its transcript and audio), in SQLite in the state dir
 (DEVSTACK_STATE_DIR/insights.db), so they outlive the proxy.
 
-Retention is bounded: the newest MAX_SESSIONS sessions are kept, at most MAX_ROWS spans,
-logs and metric points each per session, and at most MAX_AUDIO_BYTES of audio in all
-(the oldest session's audio goes first; its transcript stays)."""
+Retention is bounded: the MAX_SESSIONS sessions that uploaded last are kept, the newest
+MAX_ROWS spans (and every root span), logs and metric points each per session, and at most
+MAX_AUDIO_BYTES of audio in all (the audio of the session that reported first goes first;
+its transcript stays). Metric points are kept for a later view; nothing shows them yet."""
 
 from __future__ import annotations
 
@@ -94,8 +95,8 @@ class InsightStore:
         with self._db() as db:
             for r in rows:
                 self._touch(db, r.job_id, r.room_id, r.at_ns, r.at_ns)
-                if room := r.attributes.get("room"):
-                    db.execute("UPDATE sessions SET room = ? WHERE job_id = ?", (room, r.job_id))
+                if r.room:
+                    db.execute("UPDATE sessions SET room = ? WHERE job_id = ?", (r.room, r.job_id))
                 db.execute(
                     "INSERT INTO logs (job_id, at_ns, severity, logger, body, attributes) "
                     "VALUES (?,?,?,?,?,?)",
@@ -126,7 +127,7 @@ class InsightStore:
         end_ns = start_ns + r.duration_ms * 1_000_000 if start_ns else None
         with self._db() as db:
             self._touch(db, r.job_id, r.room_id, start_ns, end_ns)
-            if room := r.summary.get("room"):
+            if isinstance(room := r.summary.get("room"), str) and room:
                 db.execute("UPDATE sessions SET room = ? WHERE job_id = ?", (room, r.job_id))
             db.execute(
                 "INSERT OR REPLACE INTO reports VALUES (?,?,?,?,?,?,?,?)",
@@ -192,11 +193,13 @@ class InsightStore:
         )
 
     def _trim(self, db: sqlite3.Connection, kind: str, job_ids: set[str]) -> None:
+        """The newest MAX_ROWS of a session's rows; a span tree keeps its roots."""
+        keep = "parent_id != '' AND " if kind == "spans" else ""
         order = "start_ns" if kind == "spans" else "id"
         for job_id in job_ids:
             db.execute(
-                f"DELETE FROM {kind} WHERE job_id = ? AND rowid NOT IN (SELECT rowid FROM "
-                f"{kind} WHERE job_id = ? ORDER BY {order} DESC LIMIT {MAX_ROWS})",
+                f"DELETE FROM {kind} WHERE {keep}job_id = ? AND rowid NOT IN (SELECT rowid "
+                f"FROM {kind} WHERE job_id = ? ORDER BY {order} DESC LIMIT {MAX_ROWS})",
                 (job_id, job_id),
             )
 
@@ -264,12 +267,6 @@ class InsightStore:
                     "SELECT * FROM logs WHERE job_id = ? ORDER BY at_ns, id", (job_id,)
                 )
             ]
-            out["metrics"] = [
-                dict(r)
-                for r in db.execute(
-                    "SELECT * FROM metrics WHERE job_id = ? ORDER BY at_ns", (job_id,)
-                )
-            ]
             report = db.execute(
                 "SELECT summary, chat_history, duration_ms, audio_started_ms, audio_bytes, "
                 "received_at FROM reports WHERE job_id = ?",
@@ -282,8 +279,3 @@ class InsightStore:
         with self._db() as db:
             row = db.execute("SELECT audio FROM reports WHERE job_id = ?", (job_id,)).fetchone()
         return bytes(row[0]) if row and row[0] else None
-
-
-def row_json(row: dict[str, Any], *fields: str) -> dict[str, Any]:
-    """A stored row with its JSON columns read back."""
-    return {k: (json.loads(v) if k in fields and isinstance(v, str) else v) for k, v in row.items()}

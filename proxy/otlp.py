@@ -8,6 +8,7 @@ scope of its chat-history logger; a record without one is not a session's and is
 from __future__ import annotations
 
 import gzip
+import re
 import zlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 AGENT_NAME_ATTRIBUTE = "lk.agent_name"
+# A job id as livekit-server makes them (AJ_...), as GET /api/sessions/{job_id} takes it.
+JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+INT64_MAX = 2**63 - 1  # what SQLite stores; OTLP's fixed64 times can claim more
 
 
 class BadBodyError(ValueError):
@@ -47,6 +51,7 @@ class Span:
 class LogRecord:
     job_id: str
     room_id: str
+    room: str  # the chat-history logger's scope names it
     at_ns: int
     severity: str
     logger: str
@@ -95,6 +100,18 @@ def attributes(pairs: Any) -> dict[str, Any]:
     return {kv.key: value(kv.value) for kv in pairs if isinstance(kv, KeyValue)}
 
 
+def job_of(stamp: dict[str, Any]) -> str | None:
+    """The record's job id, if it has one of the shape livekit-server gives."""
+    job = stamp.get("job_id")
+    return job if isinstance(job, str) and JOB_ID.fullmatch(job) else None
+
+
+def ns(value: int) -> int:
+    if value > INT64_MAX:
+        raise BadBodyError(f"a timestamp of {value} ns is past the year 2262")
+    return value
+
+
 def _parse(message: Any, body: bytes, what: str) -> Any:
     try:
         message.ParseFromString(body)
@@ -112,25 +129,25 @@ def spans(body: bytes) -> list[Span]:
             for s in scope_spans.spans:
                 attrs = attributes(s.attributes)
                 stamp = {**resource, **attrs}
-                if not stamp.get("job_id"):
+                if (job := job_of(stamp)) is None:
                     continue
                 rows.append(
                     Span(
-                        job_id=str(stamp["job_id"]),
+                        job_id=job,
                         room_id=str(stamp.get("room_id", "")),
                         agent_name=str(stamp.get(AGENT_NAME_ATTRIBUTE, "")),
                         trace_id=s.trace_id.hex(),
                         span_id=s.span_id.hex(),
                         parent_id=s.parent_span_id.hex(),
                         name=s.name,
-                        start_ns=s.start_time_unix_nano,
-                        end_ns=s.end_time_unix_nano,
+                        start_ns=ns(s.start_time_unix_nano),
+                        end_ns=ns(s.end_time_unix_nano),
                         status=_status(s.status.code, s.status.message),
                         attributes=attrs,
                         events=[
                             {
                                 "name": e.name,
-                                "at_ns": e.time_unix_nano,
+                                "at_ns": ns(e.time_unix_nano),
                                 "attributes": attributes(e.attributes),
                             }
                             for e in s.events
@@ -155,14 +172,15 @@ def logs(body: bytes) -> list[LogRecord]:
             for r in scope_logs.log_records:
                 attrs = attributes(r.attributes)
                 stamp = {**resource, **scope, **attrs}
-                if not stamp.get("job_id"):
+                if (job := job_of(stamp)) is None:
                     continue
                 body_value = value(r.body)
                 rows.append(
                     LogRecord(
-                        job_id=str(stamp["job_id"]),
+                        job_id=job,
                         room_id=str(stamp.get("room_id", "")),
-                        at_ns=r.time_unix_nano or r.observed_time_unix_nano,
+                        room=str(stamp.get("room", "")),
+                        at_ns=ns(r.time_unix_nano or r.observed_time_unix_nano),
                         severity=(r.severity_text or "").upper() or _severity(r.severity_number),
                         logger=scope_logs.scope.name,
                         body=body_value if isinstance(body_value, str) else str(body_value),
@@ -191,13 +209,11 @@ def metrics(body: bytes) -> list[MetricPoint]:
                     continue
                 for p in getattr(m, kind).data_points:
                     attrs = attributes(p.attributes)
-                    if not attrs.get("job_id"):
+                    if (job := job_of(attrs)) is None:
                         continue
                     if kind == "histogram":
                         number = p.sum
                     else:
                         number = p.as_double if p.WhichOneof("value") == "as_double" else p.as_int
-                    rows.append(
-                        MetricPoint(str(attrs["job_id"]), m.name, p.time_unix_nano, number, attrs)
-                    )
+                    rows.append(MetricPoint(job, m.name, ns(p.time_unix_nano), number, attrs))
     return rows

@@ -15,7 +15,7 @@ from typing import Any
 from google.protobuf.message import DecodeError
 from livekit.protocol.metrics import MetricsRecordingHeader
 
-from proxy.otlp import BadBodyError
+from proxy.otlp import INT64_MAX, JOB_ID, BadBodyError
 
 
 @dataclass
@@ -50,19 +50,28 @@ def parse(content_type: str, body: bytes) -> Recording:
         header.ParseFromString(parts["header"])
     except DecodeError as exc:
         raise BadBodyError(f"`header` is not a MetricsRecordingHeader: {exc}") from None
-    if not header.job_id:
-        raise BadBodyError("`header` names no job_id")
+    if not JOB_ID.fullmatch(header.job_id):
+        raise BadBodyError(f"`header` names no job id of the server's shape: {header.job_id!r}")
+    if header.duration > INT64_MAX // 1_000_000:
+        raise BadBodyError(f"`header` claims a duration of {header.duration} ms")
     return Recording(
         job_id=header.job_id,
         room_id=header.room_id,
         duration_ms=int(header.duration),
-        audio_started_ms=header.start_time.ToMilliseconds() if header.HasField("start_time") else 0,
+        audio_started_ms=_start_ms(header),
         summary=_json(header.session_summary.encode(), "session_summary") or {},
         chat_history=_json(parts["chat_history"], "chat_history")
         if "chat_history" in parts
         else None,
         audio=parts.get("audio", b""),
     )
+
+
+def _start_ms(header: MetricsRecordingHeader) -> int:
+    started = header.start_time.ToMilliseconds() if header.HasField("start_time") else 0
+    if not 0 <= started <= INT64_MAX // 1_000_000:
+        raise BadBodyError(f"`header` claims a start time of {started} ms")
+    return started
 
 
 def _field_name(part: Message) -> str | None:

@@ -11,8 +11,9 @@ on other origins, so a web page the user happens to visit must not get one:
   cross-site text/plain or form POST needs no preflight and would otherwise reach the
   handler. No Origin (curl, a server) passes, and so does a write with no body and no
   Content-Type (nothing to parse; a browser sending one cross-site adds an Origin).
-  livekit-agents' uploads under /observability/ are protobuf or multipart, and each
-  carries a JWT signed with the API secret, which a cross-site page cannot send.
+  livekit-agents' uploads (/observability/...) are protobuf or multipart: they pass this
+  check, not the Origin one, and their route refuses any without a JWT signed with the
+  API secret.
 """
 
 from __future__ import annotations
@@ -36,8 +37,6 @@ DEV_SERVER_ORIGINS = (
 # What livekit-client's TokenSource sends (X-Sandbox-ID for the sandbox path); apps that
 # point TokenSource.endpoint at the stack often add their own Authorization, ignored here.
 CORS_HEADERS = ("Content-Type", "X-Sandbox-ID", "Authorization")
-# livekit-agents' uploads (protobuf, multipart), checked by their JWT (routes/observability.py)
-UPLOAD_PREFIX = "/observability/"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 ORIGIN_HINT = (
     "If this is your app, add its origin to PROXY_CORS_ORIGINS (comma-separated) in .env "
@@ -120,7 +119,9 @@ def _has_body(request: Request) -> bool:
     return "transfer-encoding" in request.headers or length.strip() not in ("", "0")
 
 
-def write_guard(origins: frozenset[str]) -> Callable[[Request], Awaitable[None]]:
+def write_guard(
+    origins: frozenset[str], upload_paths: frozenset[str] = frozenset()
+) -> Callable[[Request], Awaitable[None]]:
     """An app-wide dependency refusing cross-site writes. It runs after routing, so an
     unknown path is still 404 and a wrong method 405, and before the handler acts."""
 
@@ -137,8 +138,8 @@ def write_guard(origins: frozenset[str]) -> Callable[[Request], Awaitable[None]]
                 ORIGIN_HINT,
             )
         content_type = request.headers.get("content-type")
-        if request.url.path.startswith(UPLOAD_PREFIX):
-            return  # each upload carries a bearer JWT, which no cross-site form can send
+        if request.url.path in upload_paths:
+            return  # livekit-agents' protobuf or multipart; its route checks the JWT first
         if content_type is None and not _has_body(request):
             return  # nothing to parse, and a browser's cross-site write carries an Origin
         if not _is_json(content_type):

@@ -8,14 +8,28 @@ import asyncio
 import json
 from typing import Any
 
+from starlette.datastructures import State
+
 from devstack.server_log import WorkerRegistry
 from proxy.delivery import DeliveryWatcher
 
+# Seconds around a job's own time in which the watcher's events of its room are its own: a
+# dispatch comes shortly before its job, the agent joins shortly after the assignment.
+BEFORE_JOB_SECONDS = 30.0
+AFTER_JOB_SECONDS = 5.0
+
 
 def dispatch_of(
-    job_id: str, room: str, agent_name: str, registry: WorkerRegistry, watcher: DeliveryWatcher
+    job_id: str,
+    room: str,
+    agent_name: str,
+    registry: WorkerRegistry,
+    watcher: DeliveryWatcher,
+    last_seen: float | None = None,
 ) -> dict[str, Any] | None:
-    """None while the stack knows nothing of the job yet (its assignment not read yet)."""
+    """None while the stack knows nothing of the job yet (its assignment not read yet).
+    `last_seen`: the session's last upload's time; the room's later events (a re-dispatch,
+    the room's name used again) are another job's."""
     assigned = registry.assigned.get(job_id)
     if assigned is None and not room:
         return None
@@ -23,10 +37,14 @@ def dispatch_of(
     if assigned is not None:
         agent_name = assigned["agent_name"]
     d = watcher.deliveries.get((room, agent_name))
+    if d is not None and assigned is not None and d.created_at > assigned["at"] + 1:
+        d = None  # the watcher follows a newer dispatch in this room than this job's
+    since = (d.requested_at if d else assigned["at"] if assigned else 0) - BEFORE_JOB_SECONDS
+    until = (last_seen or float("inf")) + AFTER_JOB_SECONDS
     steps = [
         {"at": e["at"], "step": e["kind"], "detail": e["message"]}
         for e in watcher.events.of(room)
-        if e["agent_name"] == agent_name
+        if e["agent_name"] == agent_name and since <= e["at"] <= until
     ]
     if assigned is not None:
         node = f" on node {assigned['node']}" if assigned["node"] else ""
@@ -40,9 +58,9 @@ def dispatch_of(
     if d is not None:
         source = d.source
     elif agent_name:
-        # Not a dispatch the stack made or followed: the server's own API, or a token the
-        # stack did not mint.
-        source = "explicit or token (not through the stack)"
+        # Not a dispatch the stack followed: the server's own API, a token the stack did
+        # not mint, or one the watcher no longer knows.
+        source = "explicit or token"
     else:
         source = "automatic"  # an unnamed worker gets every new room
     return {
@@ -63,7 +81,8 @@ def merged(kept: dict[str, Any] | None, live: dict[str, Any] | None) -> dict[str
     if kept is None or live is None:
         return kept or live
     out = {**live}
-    if not live["dispatch_id"] and kept["dispatch_id"]:
+    if kept["dispatch_id"]:
+        # Known once, kept: the watcher moves on to the room's next dispatch.
         for key in ("dispatch_id", "source", "redispatches", "requested_at"):
             out[key] = kept[key]
     seen = {(s["at"], s["step"]): s for s in [*kept["steps"], *live["steps"]]}
@@ -78,7 +97,8 @@ def update(
     row keeps (then the row is updated too, and the caller stores it); else None. Runs on the
     event loop: the registry and the watcher change there."""
     kept = json.loads(row["dispatch"]) if row.get("dispatch") else None
-    live = dispatch_of(row["job_id"], row["room"], row["agent_name"], registry, watcher)
+    last = row["last_ns"] / 1e9 if row.get("last_ns") else None
+    live = dispatch_of(row["job_id"], row["room"], row["agent_name"], registry, watcher, last)
     now = merged(kept, live)
     if now is None or now == kept:
         return None
@@ -88,7 +108,7 @@ def update(
     return now
 
 
-async def keep_dispatch(state: Any, row: dict[str, Any]) -> None:
+async def keep_dispatch(state: State, row: dict[str, Any]) -> None:
     """Join the session row to its dispatch now, and store what that adds (`state`: the
     app's, with its registry, watcher and insights store)."""
     now = update(row, state.registry, state.watcher)

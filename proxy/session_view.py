@@ -15,6 +15,7 @@ TURN_FIGURES = {
     "e2e_latency": "lk.e2e_latency",
 }
 ERROR_SEVERITIES = {"ERROR", "FATAL", "CRITICAL"}
+REPORT_LOGGERS = ("chat_history", "evaluations")
 # The dispatch steps livekit-agents stamps on its job_entrypoint span, on the worker's clock
 # (the same machine's): the job request as the worker saw it, up to the entrypoint.
 WORKER_STEPS = {
@@ -49,7 +50,10 @@ def detail(row: dict[str, Any], dispatch: dict[str, Any] | None) -> dict[str, An
     chat = json.loads(report["chat_history"]) if report.get("chat_history") else None
     report_summary = json.loads(report["summary"]) if report.get("summary") else {}
     spans = [_span(s) for s in row["spans"]]
-    logs = [_log(r) for r in row["logs"] if r["logger"] not in ("chat_history", "evaluations")]
+    every_log = [_log(r) for r in row["logs"]]
+    # The transcript and the evaluations come as log records too: shown as the transcript,
+    # but a failed tool call or a failed evaluation (logged as errors) is still an error.
+    logs = [r for r in every_log if r["logger"] not in REPORT_LOGGERS]
     transcript = _messages(chat) if chat else _messages_from_logs(row["logs"])
     return {
         "job_id": row["job_id"],
@@ -64,7 +68,7 @@ def detail(row: dict[str, Any], dispatch: dict[str, Any] | None) -> dict[str, An
         "turns": turns(spans),
         "logs": logs,
         "transcript": transcript,
-        "errors": errors(spans, logs),
+        "errors": errors(spans, every_log),
         "usage": report_summary.get("usage") or report_summary.get("model_usage"),
         "audio": {
             "bytes": report.get("audio_bytes", 0),
@@ -133,28 +137,42 @@ def _log(r: dict[str, Any]) -> dict[str, Any]:
 
 def tree(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Roots with their `children`, each level in start order; a span whose parent never
-    arrived (still open, or in a batch that was lost) is a root."""
+    arrived (still open, or in a batch that was lost), or that names itself, is a root."""
     by_id = {s["span_id"]: {**s, "children": []} for s in spans}
     roots: list[dict[str, Any]] = []
     for s in sorted(by_id.values(), key=lambda s: s["start"]):
-        parent = by_id.get(s["parent_id"])
-        (parent["children"] if parent else roots).append(s)
+        parent = by_id.get(s["parent_id"]) if s["parent_id"] != s["span_id"] else None
+        (parent["children"] if parent and not _below(parent, s, by_id) else roots).append(s)
     return roots
+
+
+def _below(span: dict[str, Any], ancestor: dict[str, Any], by_id: dict[str, Any]) -> bool:
+    """Whether `ancestor` is already among `span`'s ancestors (a forged parent loop)."""
+    seen: set[str] = set()
+    while span is not None and span["span_id"] not in seen:
+        if span["span_id"] == ancestor["span_id"]:
+            return True
+        seen.add(span["span_id"])
+        span = by_id.get(span["parent_id"])
+    return False
 
 
 def turns(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each user or agent turn span, with the figures found on it or on its descendants."""
     children: dict[str, list[dict[str, Any]]] = {}
     for s in spans:
-        children.setdefault(s["parent_id"], []).append(s)
+        if s["parent_id"] != s["span_id"]:
+            children.setdefault(s["parent_id"], []).append(s)
 
-    def figures(span: dict[str, Any], out: dict[str, float]) -> dict[str, float]:
+    def figures(span: dict[str, Any], out: dict[str, float], seen: set[str]) -> dict[str, float]:
+        seen.add(span["span_id"])
         for key, attribute in TURN_FIGURES.items():
             found = span["attributes"].get(attribute)
             if isinstance(found, (int, float)) and key not in out:
                 out[key] = float(found)
         for child in children.get(span["span_id"], []):
-            figures(child, out)
+            if child["span_id"] not in seen:
+                figures(child, out, seen)
         return out
 
     return [
@@ -163,7 +181,7 @@ def turns(spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "kind": s["name"],
             "start": s["start"],
             "duration_ms": s["duration_ms"],
-            **figures(s, {}),
+            **figures(s, {}, set()),
         }
         for s in sorted(spans, key=lambda s: s["start"])
         if s["name"].endswith("_turn")
@@ -190,17 +208,22 @@ def errors(spans: list[dict[str, Any]], logs: list[dict[str, Any]]) -> list[dict
     return sorted(out, key=lambda e: e["at"])
 
 
-def _messages(chat: dict[str, Any]) -> list[dict[str, Any]]:
+def _messages(chat: Any) -> list[dict[str, Any]]:
+    """The messages of a chat history as livekit-agents writes it; anything else is skipped
+    (the upload is checked for its shape, not for every field)."""
+    items = chat.get("items") if isinstance(chat, dict) else None
     out = []
-    for item in chat.get("items", []):
-        if item.get("type") != "message":
+    for item in items if isinstance(items, list) else []:
+        if not isinstance(item, dict) or item.get("type") != "message":
             continue
-        text = " ".join(c for c in item.get("content", []) if isinstance(c, str))
+        content = item.get("content")
+        parts = content if isinstance(content, list) else []
+        at = item.get("created_at")
         out.append(
             {
-                "at": item.get("created_at"),
-                "role": item.get("role"),
-                "text": text,
+                "at": at if isinstance(at, (int, float)) else None,
+                "role": str(item.get("role", "")),
+                "text": " ".join(c for c in parts if isinstance(c, str)),
                 "interrupted": bool(item.get("interrupted")),
             }
         )

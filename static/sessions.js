@@ -15,9 +15,20 @@ let current = null;
 
 async function getJSON(path) {
   const res = await fetch(path);
-  const body = await res.json();
+  const text = await res.text();
+  let body;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new Error(`${path}: HTTP ${res.status} ${text.slice(0, 200)}`);
+  }
   if (!res.ok) throw new Error(`${body.error}: ${body.detail}`);
   return body;
+}
+
+function showError(err) {
+  const box = $("session-errors");
+  box.replaceChildren(el("div", "banner", String(err.message || err)));
 }
 
 async function refreshList() {
@@ -35,7 +46,7 @@ async function refreshList() {
     bits.push(`${s.spans} spans`, `${s.logs} logs`, `${s.transcript_items} messages`);
     if (s.has_audio) bits.push("audio");
     li.append(el("div", "meta", bits.join(" · ")));
-    li.addEventListener("click", () => select(s.job_id));
+    li.addEventListener("click", () => select(s.job_id).catch(showError));
     list.append(li);
   }
   return sessions;
@@ -121,16 +132,29 @@ async function select(jobId) {
   transcript(s);
   audio(s);
   logs(s);
+  shownReported = s.reported;
   document.body.dataset.session = jobId;
 }
 
-async function start() {
+// The open session is drawn again while it is still uploading (no report yet), and a room
+// asked for in ?room= is opened once its session appears.
+let shownReported = false;
+
+async function refresh() {
   const sessions = await refreshList();
   const wanted = location.hash.slice(1);
   const room = new URLSearchParams(location.search).get("room");
-  const pick = sessions.find((s) => s.job_id === wanted) || sessions.find((s) => room && s.room === room);
-  if (pick) await select(pick.job_id);
-  setInterval(refreshList, 3000);
+  if (!current) {
+    const pick = sessions.find((s) => s.job_id === wanted) || sessions.find((s) => room && s.room === room);
+    if (pick) await select(pick.job_id);
+  } else if (!shownReported) {
+    await select(current);
+  }
+}
+
+async function start() {
+  await refresh();
+  setInterval(() => refresh().catch(showError), 3000);
 }
 
 start().catch((err) => {

@@ -19,6 +19,7 @@ export function flattenSpans(roots, depth = 0, out = []) {
 
 export function entries(session) {
   const rows = [];
+  // A row without a time (0 or missing) would stretch the scale from 1970: left out.
   for (const step of session.dispatch?.steps || []) {
     rows.push({ kind: "step", at: step.at, name: step.step, text: step.detail });
   }
@@ -42,7 +43,7 @@ export function entries(session) {
     if (m.at) rows.push({ kind: "message", at: m.at, name: m.role, text: m.text });
   }
   // Stable: a parent span and its child starting in the same instant keep tree order.
-  return rows.map((r, i) => [r, i]).sort((a, b) => a[0].at - b[0].at || a[1] - b[1]).map(([r]) => r);
+  return rows.filter((r) => r.at > 0).map((r, i) => [r, i]).sort((a, b) => a[0].at - b[0].at || a[1] - b[1]).map(([r]) => r);
 }
 
 export function renderTimeline(container, session) {

@@ -24,10 +24,17 @@ from proxy.session_dispatch import keep_dispatch
 
 logger = logging.getLogger("devstack.proxy.insights")
 router = APIRouter(prefix="/observability", tags=["insights (upload)"])
+# The paths livekit-agents posts to; the write guard lets exactly these through without a
+# JSON body (proxy/security.py).
+UPLOAD_PATHS = frozenset(
+    {f"/observability/{signal}/otlp/v0" for signal in ("traces", "logs", "metrics")}
+    | {"/observability/recordings/v0"}
+)
 
 OTLP_LIMIT = 16 * 1024 * 1024  # bytes as sent; livekit-agents batches 512 records
 OTLP_UNPACKED_LIMIT = 64 * 1024 * 1024
-RECORDING_LIMIT = 256 * 1024 * 1024  # an hour of Ogg Opus is about 15 MB
+# livekit-agents records about 1 MB of stereo Ogg Opus a minute: two hours.
+RECORDING_LIMIT = 128 * 1024 * 1024
 UPLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"description": "The body is not what this path takes"},
     401: {"description": "No JWT signed with the stack's key, or no observability grant"},
@@ -68,7 +75,7 @@ def check_upload_token(request: Request) -> None:
 
 async def read_limited(request: Request, limit: int) -> bytes:
     length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > limit:
+    if length.isdecimal() and (len(length) > 12 or int(length) > limit):
         raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
@@ -108,9 +115,12 @@ async def otlp_upload(signal: str, request: Request) -> Response:
         )
     check_upload_token(request)
     raw = await read_limited(request, OTLP_LIMIT)
+    encoding = request.headers.get("content-encoding")
     try:
-        body = otlp.unpack(raw, request.headers.get("content-encoding"), OTLP_UNPACKED_LIMIT)
-        rows = decode(body)
+        # Up to 64 MB to unpack and decode: off the event loop, which serves everyone.
+        rows = await asyncio.to_thread(
+            lambda: decode(otlp.unpack(raw, encoding, OTLP_UNPACKED_LIMIT))
+        )
     except otlp.BadBodyError as exc:
         raise _bad(exc, request.url.path) from None
     store = _store(request)
@@ -127,7 +137,9 @@ async def recording_upload(request: Request) -> dict[str, str]:
     check_upload_token(request)
     raw = await read_limited(request, RECORDING_LIMIT)
     try:
-        recording = recordings.parse(request.headers.get("content-type", ""), raw)
+        recording = await asyncio.to_thread(
+            recordings.parse, request.headers.get("content-type", ""), raw
+        )
     except otlp.BadBodyError as exc:
         raise _bad(exc, request.url.path) from None
     await asyncio.to_thread(_store(request).add_recording, recording)

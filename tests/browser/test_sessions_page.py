@@ -19,10 +19,15 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 def test_the_debug_pages_link_opens_the_rooms_session(
     page: Page, proxy: Proxy, recorded_session: RecordedSession
 ) -> None:
-    page.goto(f"{proxy.url}/debug?room={recorded_session.room}")
+    """Connected to a room, the debug page's `sessions` link opens that room's session."""
+    page.goto(f"{proxy.url}/debug")
     page.fill("#room", recorded_session.room)
-    # The link follows the room the page connects to; here it is followed as the page sets it.
-    page.goto(f"{proxy.url}/sessions?room={recorded_session.room}")
+    page.select_option("#mode", "none")
+    page.click("#connect")
+    link = page.locator("#sessions-link")
+    expect(link).to_have_attribute("href", f"/sessions?room={recorded_session.room}")
+    page.click("#disconnect")
+    link.click()
     expect(page.locator("body")).to_have_attribute("data-session", recorded_session.job_id)
     expect(page.locator("#sessions li.current")).to_contain_text(recorded_session.room)
 

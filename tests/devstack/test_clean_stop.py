@@ -136,7 +136,9 @@ async def test_ctrl_c_stops_the_whole_stack_cleanly(tmp_path: Path) -> None:
     assert not bad, "\n".join(bad)
     assert "process exiting" in output  # the job was running, and ended with the stop
     # The job's logs reached the proxy as the job ended with the stop (Agent Insights
-    # offline): the proxy served until the worker uploading to it was gone.
+    # offline): the proxy served until the worker uploading to it was gone. This agent has
+    # no AgentSession, so livekit-agents holds its job's logs until the job ends and sends
+    # them then (job.py, _start_log_buffering, replayed in _on_cleanup): only at the stop.
     assert "interviewer joined room stop-room" in session_logs(tmp_path, "stop-room"), output
     try:
         wait_until(lambda: not alive(running), timeout=10, what="every process to end")
@@ -148,7 +150,8 @@ async def test_ctrl_c_stops_the_whole_stack_cleanly(tmp_path: Path) -> None:
 
 def session_logs(state: Path, room: str) -> list[str]:
     """The log lines the proxy stored for the agent sessions of `room` (insights.db)."""
-    with contextlib.closing(sqlite3.connect(state / "insights.db")) as db:
+    path = state / "insights.db"
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
         rows = db.execute(
             "SELECT body FROM logs JOIN sessions USING (job_id) WHERE sessions.room = ?", (room,)
         ).fetchall()

@@ -145,3 +145,17 @@ def test_jobs_share_the_worker_only_for_the_loopback_agent(
         monkeypatch.setenv(var, value)
     settings = load_settings()
     assert (settings.job_executor, settings.idle_processes) == (executor, idle)
+
+
+@pytest.mark.parametrize(
+    ("host", "url"),
+    [
+        ("127.0.0.1", "http://127.0.0.1:9000"),
+        ("0.0.0.0", "http://127.0.0.1:9000"),
+        ("::", "http://[::1]:9000"),
+        ("::1", "http://[::1]:9000"),
+        ("localhost", "http://localhost:9000"),
+    ],
+)
+def test_workers_upload_sessions_to_the_proxy_where_it_listens(host: str, url: str) -> None:
+    assert Settings(proxy_host=host, proxy_port=9000).observability_url == url

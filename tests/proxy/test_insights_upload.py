@@ -34,12 +34,12 @@ def upload_token(key: str, secret: str, *, grant: bool = True) -> str:
     return token.to_jwt()
 
 
-def one_span(job_id: str) -> bytes:
+def one_span(job_id: str, start_ns: int = 1) -> bytes:
     """A real OTLP trace export with one span of `job_id`, as livekit-agents stamps it."""
     request = ExportTraceServiceRequest()
     span = request.resource_spans.add().scope_spans.add().spans.add()
     span.name, span.trace_id, span.span_id = "forged", b"\x01" * 16, b"\x02" * 8
-    span.start_time_unix_nano, span.end_time_unix_nano = 1, 2
+    span.start_time_unix_nano, span.end_time_unix_nano = start_ns, start_ns
     attribute = span.attributes.add()
     attribute.key, attribute.value.string_value = "job_id", job_id
     return gzip.compress(request.SerializeToString())
@@ -54,6 +54,13 @@ def post(proxy: Proxy, path: str, body: bytes, token: str | None, **headers: str
 
 def stored(proxy: Proxy, job_id: str) -> int:
     return httpx.get(f"{proxy.url}/api/sessions/{job_id}", timeout=10).status_code
+
+
+def sessions(proxy: Proxy) -> set[str]:
+    """The job ids of every stored session."""
+    return {
+        s["job_id"] for s in httpx.get(f"{proxy.url}/api/sessions", timeout=10).json()["sessions"]
+    }
 
 
 @pytest.mark.parametrize(
@@ -89,10 +96,12 @@ def test_a_valid_upload_is_stored_and_a_malformed_one_is_not(
     session = httpx.get(f"{proxy.url}/api/sessions/{good}", timeout=10).json()
     assert [s["name"] for s in session["spans"]] == ["forged"]
 
+    before = sessions(proxy)
     bad = f"AJ_bad{uuid.uuid4().hex[:8]}"
     cases = [
-        (TRACES, b"\xff\x00 not protobuf at all", {"Content-Encoding": ""}),
-        (TRACES, b"not gzip", {}),
+        (TRACES, b"\xff\x00 not protobuf at all" + bad.encode(), {"Content-Encoding": ""}),
+        (TRACES, b"not gzip" + bad.encode(), {}),
+        (TRACES, one_span(bad, start_ns=2**64 - 1), {}),
         (
             RECORDINGS,
             b"--b\r\nContent-Disposition: form-data; name=chat_history\r\n\r\n{}\r\n--b--\r\n",
@@ -105,18 +114,28 @@ def test_a_valid_upload_is_stored_and_a_malformed_one_is_not(
         assert resp.status_code == 400, (path, body[:20], resp.text)
         assert resp.json()["error"] == "bad_upload"
     assert stored(proxy, bad) == 404
+    assert sessions(proxy) == before
 
 
-def test_an_upload_past_the_limit_is_refused_before_it_is_read(
-    livekit_server: LiveKitServer, proxy: Proxy
-) -> None:
+def test_an_upload_from_a_web_page_is_refused(livekit_server: LiveKitServer, proxy: Proxy) -> None:
+    """The dev secret is well known: what stops a page the user visits from writing sessions
+    is the Origin check, which uploads pass like every other write."""
     token = upload_token(livekit_server.api_key, livekit_server.api_secret)
-    # 64 MB of zeros gzip to 64 KB: refused once unpacked past the limit, not stored.
-    bomb_job = f"AJ_bomb{uuid.uuid4().hex[:8]}"
+    job_id = f"AJ_page{uuid.uuid4().hex[:8]}"
+    resp = post(proxy, TRACES, one_span(job_id), token, Origin="https://evil.example")
+    assert resp.status_code == 403 and resp.json()["error"] == "origin_not_allowed"
+    assert stored(proxy, job_id) == 404
+
+
+def test_an_upload_past_the_limits_is_refused(livekit_server: LiveKitServer, proxy: Proxy) -> None:
+    """A body past 16 MB is refused by its Content-Length, before it is read; a small gzip
+    that unpacks past 64 MB is refused as it unpacks. Neither stores anything."""
+    token = upload_token(livekit_server.api_key, livekit_server.api_secret)
+    before = sessions(proxy)
     bomb = gzip.compress(b"\0" * (65 * 1024 * 1024))
     resp = post(proxy, TRACES, bomb, token)
     assert resp.status_code == 400 and "unpacks to more than" in resp.json()["detail"]
     big = post(proxy, TRACES, b"\0" * (17 * 1024 * 1024), token, **{"Content-Encoding": ""})
     assert big.status_code == 413, big.text
     assert big.json()["error"] == "upload_too_large"
-    assert stored(proxy, bomb_job) == 404
+    assert sessions(proxy) == before
