@@ -56,18 +56,17 @@ def upload_sessions_to_stack(settings: Settings) -> str | None:
     """Agent Insights offline: livekit-agents uploads each recorded session to
     LIVEKIT_OBSERVABILITY_URL (job.py, _observability_url), here the proxy. Set in the
     environment, so the job processes and an AGENT_DIR project's worker inherit it; one the
-    shell already sets (your own collector) is kept. Returns where sessions go."""
+    shell already sets (your own collector) is kept. Returns where sessions go. (Nothing is
+    printed here: a file that cannot run must fail with one line; the proxy says where
+    sessions are when it starts.)"""
     if not settings.insights:
         return None
     url = os.environ.setdefault("LIVEKIT_OBSERVABILITY_URL", settings.observability_url)
     if url == settings.observability_url:
         # An export to the proxy takes milliseconds; one that fails (the proxy restarting)
-        # must not hold a stopping job for OpenTelemetry's default 10 s of retries.
+        # must not hold a stopping job for OpenTelemetry's default 10 s of retries. (It also
+        # bounds the user's own OTLP exporters that set no timeout of their own.)
         os.environ.setdefault("OTEL_EXPORTER_OTLP_TIMEOUT", str(EXPORT_TIMEOUT_SECONDS))
-        shown = f"{url}/sessions"
-    else:
-        shown = "your own collector"
-    print(f"[agent] sessions upload to {url} (Agent Insights offline: {shown})", file=sys.stderr)
     return url
 
 

@@ -30,6 +30,8 @@ from devstack.timeline import AFFINITY_FLOOR_MS
 
 ROOT = Path(__file__).resolve().parent.parent
 ANNOUNCE_ROOMS = 10  # the plain agent that sets one attribute: a few rooms prove the point
+# Rounds of one room for the one-at-a-time floor (a burst level's rooms are samples enough).
+FLOOR_ROUNDS = 10
 SDK_FLOOR_PROCESSES = (1, 2)
 # (label, AGENT_JOB_EXECUTOR, AGENT_IDLE_PROCESSES) compared by --knobs.
 KNOBS = [
@@ -76,6 +78,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--knobs", action="store_true", help="also compare job executors and warm processes"
     )
     p.add_argument(
+        "--wait-dispatcher",
+        action="store_true",
+        help="a diagnostic: each burst's dispatches wait until livekit-server's agent "
+        "dispatcher answers at once (bench/settle.py), which a real burst does not",
+    )
+    p.add_argument(
         "--profile",
         action="store_true",
         help="py-spy the stack's worker in the largest burst (writes profile.svg)",
@@ -108,6 +116,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "floor_ms": AFFINITY_FLOOR_MS,
         "settings": {
             "rooms": args.rooms,
+            "dispatch": "POST /api/dispatch-agent (the stack's proxy)",
+            "wait_dispatcher": args.wait_dispatcher,
             "concurrency": levels,
             "repeats": args.repeats,
             # What the stack's worker runs with: the settings' defaults (AGENT_* from .env
@@ -122,29 +132,36 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         total += 0 if args.no_baseline else args.rooms + sum(levels) + ANNOUNCE_ROOMS
         total += (args.rooms + max(levels, default=0)) * len(KNOBS) if args.knobs else 0
         total += sum(sdk_floor_levels(args, levels)) * len(SDK_FLOOR_PROCESSES)
+    total += FLOOR_ROUNDS + sum(levels)
     progress = Progress(total)
     if args.use_running:
         stack = running_stack()
+        target = _target(stack, settings.livekit_agent_name)
         result["stack"] = _ours(
-            stack,
-            _target(stack, settings.livekit_agent_name),
-            modes,
-            levels,
-            args.rooms,
-            None,
-            progress,
-            repeats=args.repeats,
+            stack, target, modes, levels, args.rooms, None, progress, None, args
         )
+        result["floor"] = _floor(target, levels, progress)
     else:
         with own_server() as stack:
             result["server_start_s"] = round(stack.start_s, 2)
             _own(result, stack, args, modes, levels, start_levels, progress)
+            result["floor"] = _floor(_target(stack, BENCH_AGENT), levels, progress)
     progress.close()
     return result
 
 
+def _floor(target: Target, levels: list[int], progress: Progress) -> list[dict[str, Any]]:
+    """The floor of one room and of each burst level, measured in this run (sdk_floor.py)."""
+    out = []
+    for count in sorted({1, *levels}):
+        rounds = FLOOR_ROUNDS if count == 1 else 1
+        out.append(sdk_floor.floor(target, count, AFFINITY_FLOOR_MS, rounds))
+        progress.step(f"the floor: {count} room(s) with livekit.rtc alone", count * rounds)
+    return out
+
+
 def _target(stack: Stack, name: str) -> Target:
-    return Target(stack.url, stack.api_key, stack.api_secret, name)
+    return Target(stack.url, stack.api_key, stack.api_secret, name, stack.proxy_url)
 
 
 def _own(
@@ -162,9 +179,7 @@ def _own(
     if profile:
         args.out.mkdir(parents=True, exist_ok=True)
     with worker(stack, BENCH_AGENT) as w:
-        result["stack"] = _ours(
-            stack, named, modes, levels, args.rooms, w, progress, profile, args.repeats
-        )
+        result["stack"] = _ours(stack, named, modes, levels, args.rooms, w, progress, profile, args)
         result["stack"]["worker_start_s"] = round(w.start_s, 2)
     if "auto" in modes:
         # An unnamed worker takes every new room, so it runs alone.
@@ -175,7 +190,9 @@ def _own(
             )
     if start_levels:
         with worker(stack, BENCH_AGENT, "--prod") as w:
-            result["start_mode"] = bursts(stack, named, start_levels, w, progress, "start mode")
+            result["start_mode"] = bursts(
+                stack, named, start_levels, w, progress, "start mode", None, 1, args.wait_dispatcher
+            )
     if not args.no_baseline:
         plain = _target(stack, PLAIN_AGENT)
         with plain_worker(stack) as w:
@@ -186,7 +203,9 @@ def _own(
                         stack, plain, "explicit", args.rooms, progress, "baseline"
                     )
                 },
-                "concurrent": bursts(stack, plain, levels, w, progress, "baseline"),
+                "concurrent": bursts(
+                    stack, plain, levels, w, progress, "baseline", None, 1, args.wait_dispatcher
+                ),
             }
         with plain_worker(stack, announce=True):
             result["announce"] = sequential(
@@ -199,7 +218,7 @@ def _own(
         env = {"AGENT_JOB_EXECUTOR": executor, "AGENT_IDLE_PROCESSES": idle}
         with worker(stack, BENCH_AGENT, **env) as w:
             seq = sequential(stack, named, "explicit", args.rooms, progress, label)
-            crowd = bursts(stack, named, top, w, progress, label)
+            crowd = bursts(stack, named, top, w, progress, label, None, 1, args.wait_dispatcher)
         result["knobs"].append({"setting": label, "summary": seq, "concurrent": crowd})
 
 
@@ -226,8 +245,8 @@ def _ours(
     rooms: int,
     w: Worker | None,
     progress: Progress,
-    profile: Path | None = None,
-    repeats: int = 1,
+    profile: Path | None,
+    args: argparse.Namespace,
 ) -> dict[str, Any]:
     """Rooms one at a time per named mode, then each burst level in explicit mode."""
     seq = {
@@ -235,7 +254,9 @@ def _ours(
         for mode in modes
         if mode != "auto"
     }
-    crowd = bursts(stack, target, levels, w, progress, "stack", profile, repeats)
+    crowd = bursts(
+        stack, target, levels, w, progress, "stack", profile, args.repeats, args.wait_dispatcher
+    )
     return {"sequential": seq, "concurrent": crowd}
 
 

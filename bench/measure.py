@@ -1,9 +1,10 @@
 """One measured join: a real livekit.rtc client, timed until the AGENT participant is
 visible to it.
 
-A client connects first and is dispatched to afterwards (explicit mode), so that a burst
-of N rooms is N people already in their rooms when N dispatches go out at once: what is
-timed is the agent's arrival, not N clients connecting on the same two cores."""
+A client connects first and is dispatched to afterwards (explicit mode, through the stack's
+POST /api/dispatch-agent as a user's app does), so that a burst of N rooms is N people
+already in their rooms when N dispatches go out at once: what is timed is the agent's
+arrival, not N clients connecting on the same two cores."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
+import httpx
 from livekit import api, rtc
 
 from devstack.rooms import AGENT_WAIT_SECONDS, STATE_ATTRIBUTE
@@ -40,6 +42,7 @@ class Join:
     visible_ms: float = 0.0  # wall clock when the client saw the agent, ms
     stamps_ms: dict[str, float] = field(default_factory=dict)  # the agent's own timeline
     announced: bool = False  # the agent had set attributes or published when first seen
+    proxy_dispatch_id: str = ""  # the dispatch the stack's proxy made (explicit mode)
 
 
 @dataclass
@@ -48,6 +51,9 @@ class Target:
     api_key: str
     api_secret: str
     agent_name: str
+    # The proxy an explicit dispatch goes through (POST /api/dispatch-agent), as a user's
+    # app does; empty: the server's CreateDispatch directly.
+    proxy_url: str = ""
 
 
 class Client:
@@ -97,11 +103,20 @@ class Client:
         )
         await self.room.connect(self.t.url, token)
 
-    async def dispatch(self, lk: api.LiveKitAPI) -> None:
+    async def dispatch(self, lk: api.LiveKitAPI, http: httpx.AsyncClient) -> None:
         self._start_clock()
-        await lk.agent_dispatch.create_dispatch(
-            api.CreateAgentDispatchRequest(agent_name=self.t.agent_name, room=self.room_name)
+        if not self.t.proxy_url:
+            await lk.agent_dispatch.create_dispatch(
+                api.CreateAgentDispatchRequest(agent_name=self.t.agent_name, room=self.room_name)
+            )
+            return
+        resp = await http.post(
+            f"{self.t.proxy_url}/api/dispatch-agent",
+            json={"room": self.room_name, "agent_name": self.t.agent_name},
         )
+        if resp.status_code != 200:
+            raise RuntimeError(f"POST /api/dispatch-agent: {resp.status_code} {resp.text[:200]}")
+        self.result.proxy_dispatch_id = resp.json()["dispatch_id"]
 
     async def wait_agent(self) -> None:
         for p in self.room.remote_participants.values():
@@ -123,13 +138,13 @@ class Client:
         except Exception as exc:
             self.result.error = f"{type(exc).__name__}: {exc}"
 
-    async def dispatch_and_wait(self, lk: api.LiveKitAPI) -> Join:
+    async def dispatch_and_wait(self, lk: api.LiveKitAPI, http: httpx.AsyncClient) -> Join:
         """Dispatch (explicit mode) and time the agent; a failed join is a data point."""
         if self.result.error:
             return self.result  # it never connected
         try:
             if self.mode == "explicit":
-                await self.dispatch(lk)
+                await self.dispatch(lk, http)
             await self.wait_agent()
         except TimeoutError:
             self.result.error = f"no agent within {AGENT_WAIT_SECONDS:.0f} s"
@@ -149,7 +164,8 @@ async def join_once(t: Target, lk: api.LiveKitAPI, mode: Mode, room: str) -> Joi
     client = Client(t, mode, room)
     try:
         await client.join()
-        return await client.dispatch_and_wait(lk)
+        async with httpx.AsyncClient(timeout=API_TIMEOUT_SECONDS) as http:
+            return await client.dispatch_and_wait(lk, http)
     finally:
         await client.close(lk)
 
@@ -161,13 +177,14 @@ async def join_burst(
     all_connected: Callable[[], Awaitable[None]] | None = None,
 ) -> list[Join]:
     """len(rooms) clients join their rooms, then every explicit dispatch goes out at once,
-    after `all_connected` (other processes' clients of the same burst in their rooms, and
-    the server's agent dispatcher answering at once again: bench/settle.py)."""
+    after `all_connected` (other processes' clients of the same burst in their rooms; with
+    --wait-dispatcher, the server's agent dispatcher answering at once again too)."""
     clients = [Client(t, "explicit", room) for room in rooms]
     try:
         await asyncio.gather(*(c.join() for c in clients))
         if all_connected is not None:
             await all_connected()
-        return list(await asyncio.gather(*(c.dispatch_and_wait(lk) for c in clients)))
+        async with httpx.AsyncClient(timeout=API_TIMEOUT_SECONDS) as http:
+            return list(await asyncio.gather(*(c.dispatch_and_wait(lk, http) for c in clients)))
     finally:
         await asyncio.gather(*(c.close(lk) for c in clients))

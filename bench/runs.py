@@ -76,10 +76,11 @@ def bursts(
     label: str,
     profile: Path | None = None,
     repeats: int = 1,
+    wait_dispatcher: bool = False,
 ) -> list[dict[str, Any]]:
-    """Each level in turn, `repeats` times: that many people already in their rooms (and the
-    server's agent dispatcher ready, bench/settle.py), then as many explicit dispatches at
-    once. A level's figures pool the joins of its bursts (the
+    """Each level in turn, `repeats` times: that many people already in their rooms, then as
+    many explicit dispatches at once (with `wait_dispatcher`, once the server's agent
+    dispatcher answers at once, bench/settle.py: a diagnostic, not what a user waits for). A level's figures pool the joins of its bursts (the
     nearest-rank p95 of one burst of 20 is its second-slowest join), with the peak CPU and
     memory of the server and the worker's tree, and the CPU-seconds one burst cost the
     worker, the server and the people's clients. With `profile`, py-spy records the worker
@@ -100,7 +101,7 @@ def bursts(
             for _ in range(repeats):
                 with CpuSpent({"worker": roots["agent worker"], "server": stack.server_pid}) as cpu:
                     rooms = [room_name(f"c{count}") for _ in range(count)]
-                    done = burst(stack.http_url, target, rooms, stack.log_path)
+                    done = burst(stack.http_url, target, rooms, stack.log_path, wait_dispatcher)
                 joins += done.joins
                 waits.append(done.server_wait_s)
                 progress.step(f"{label}: {count} rooms at once", count)

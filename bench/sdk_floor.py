@@ -65,17 +65,39 @@ def _main(t: Target, count: int, barrier: threading.Barrier, results: Any) -> No
     send(results, asyncio.run(_rooms(t, count, barrier)))
 
 
-def measure(t: Target, rooms: int, processes: int) -> dict[str, Any]:
-    """`rooms` rooms at once over `processes` fresh processes."""
+def samples(t: Target, rooms: int, processes: int) -> list[float]:
+    """Seconds each of `rooms` rooms at once, over `processes` fresh processes, took to
+    connect and set its attribute (a room that failed is left out)."""
     barrier = SPAWN.Barrier(processes)
     shares = [(t, rooms // processes + (i < rooms % processes), barrier) for i in range(processes)]
     what = f"livekit.rtc alone ({rooms} rooms over {processes})"
-    seconds = [s for part in gather(_main, shares, what, RESULT_WAIT_SECONDS) for s in part]
-    ms = sorted(s * 1000 for s in seconds if s is not None)
+    return [s for part in gather(_main, shares, what, RESULT_WAIT_SECONDS) for s in part if s]
+
+
+def measure(t: Target, rooms: int, processes: int) -> dict[str, Any]:
+    """`rooms` rooms at once over `processes` fresh processes."""
+    ms = sorted(s * 1000 for s in samples(t, rooms, processes))
     return {
         "rooms": rooms,
         "processes": processes,
         "done": len(ms),
         "p50_ms": round(percentile(ms, 50), 1) if ms else None,
         "p95_ms": round(percentile(ms, 95), 1) if ms else None,
+    }
+
+
+def floor(t: Target, rooms: int, affinity_ms: float, repeats: int = 1) -> dict[str, Any]:
+    """The floor of `rooms` joins at once, measured now on this server: the job request's
+    affinity short-circuit (`affinity_ms`, psrpc's, not configurable) plus livekit.rtc
+    alone connecting that many rooms in one process and setting the attribute that makes
+    an agent visible, as one worker holds its jobs' rooms. `repeats` rounds are pooled."""
+    ms = sorted(s * 1000 for _ in range(repeats) for s in samples(t, rooms, 1))
+    sdk50, sdk95 = percentile(ms, 50), percentile(ms, 95)
+    return {
+        "rooms": rooms,
+        "samples": len(ms),
+        "sdk_p50_ms": round(sdk50, 1) if sdk50 is not None else None,
+        "sdk_p95_ms": round(sdk95, 1) if sdk95 is not None else None,
+        "p50_ms": round(affinity_ms + sdk50, 1) if sdk50 is not None else None,
+        "p95_ms": round(affinity_ms + sdk95, 1) if sdk95 is not None else None,
     }

@@ -5,8 +5,8 @@ room's requests later the more rooms connect in the same process). With 10 clien
 process, the step from the agent's state update to the person seeing it grew from about
 10 ms alone to 1.7 s (p50) at 20 rooms at once: the benchmark was timing its own clients.
 Two per process keeps 50 people to 25 processes. Every process connects its clients; once
-they all have, and livekit-server's agent dispatcher answers at once again
-(bench/settle.py), every dispatch goes out."""
+they all have, every dispatch goes out (with --wait-dispatcher, once livekit-server's
+agent dispatcher answers at once again too: bench/settle.py)."""
 
 from __future__ import annotations
 
@@ -32,21 +32,29 @@ RESULT_WAIT_SECONDS = 180
 @dataclass
 class Burst:
     joins: list[Join]
-    # From the last person in until the server's agent dispatcher answered at once; None
-    # when its log could not tell (the dispatches then went out at once).
+    # With --wait-dispatcher: from the last person in until the server's agent dispatcher
+    # answered at once; None when not waited for, or when its log could not tell.
     server_wait_s: float | None
 
 
-def burst(http_url: str, target: Target, rooms: list[str], server_log: Path | None) -> Burst:
-    """Explicit dispatches into `rooms` at once, each with a person already in it, once the
-    server's agent dispatcher is ready (`server_log` is where the server says so)."""
+def burst(
+    http_url: str,
+    target: Target,
+    rooms: list[str],
+    server_log: Path | None,
+    wait_dispatcher: bool = False,
+) -> Burst:
+    """Explicit dispatches into `rooms` at once, each with a person already in it. A real
+    burst waits for nothing else; with `wait_dispatcher` (a diagnostic), they go out once
+    the server's agent dispatcher answers at once (`server_log` is where it says so)."""
     waited: float | None = None
 
     def settle() -> None:
         nonlocal waited
-        waited = wait_dispatcher_ready(
-            http_url, target.api_key, target.api_secret, rooms[0], server_log
-        )
+        if wait_dispatcher:
+            waited = wait_dispatcher_ready(
+                http_url, target.api_key, target.api_secret, rooms[0], server_log
+            )
 
     count = max(1, math.ceil(len(rooms) / ROOMS_PER_PROCESS))
     if count == 1:

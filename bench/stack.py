@@ -15,9 +15,9 @@ import psutil
 
 from bench.resources import wait_quiet
 from devstack.local_server import LiveKitServer, choose_runtime, start_livekit_server
-from devstack.processes import AgentWorker, Process, base_env
+from devstack.processes import AgentWorker, Process, Proxy, base_env
 from devstack.settings import http_url, load_settings
-from devstack.waiting import wait_until_async
+from devstack.waiting import free_port, wait_until_async
 from devstack.worker_health import fetch_worker_status
 
 BENCH_AGENT = "bench-agent"
@@ -36,6 +36,9 @@ class Stack:
     server: LiveKitServer | None = None  # set when the benchmark owns the server
     start_s: float = 0.0  # from launch until the server answered
     log_path: Path | None = None  # the server's log, when there is one to read
+    # The stack's proxy: explicit dispatches go through its POST /api/dispatch-agent, the
+    # path the debug page and a user's app take.
+    proxy_url: str = ""
 
     @property
     def http_url(self) -> str:
@@ -87,10 +90,16 @@ class Worker:
 
 @contextmanager
 def own_server() -> Iterator[Stack]:
+    """A livekit-server of the benchmark's own, and the stack's proxy in front of it (which
+    gets its webhooks, as under `make dev`)."""
     started = time.perf_counter()
-    server = start_livekit_server(choose_runtime())
+    proxy_port = free_port()
+    webhook = f"http://127.0.0.1:{proxy_port}/api/webhooks/livekit"
+    server = start_livekit_server(choose_runtime(), webhook_url=webhook)
     elapsed = time.perf_counter() - started
+    proxy = Proxy(server, BENCH_AGENT, "http://127.0.0.1:9", port=proxy_port)
     try:
+        proxy.wait_ready()
         yield Stack(
             server.url,
             server.api_key,
@@ -99,8 +108,10 @@ def own_server() -> Iterator[Stack]:
             server,
             start_s=elapsed,
             log_path=server.log_path,
+            proxy_url=proxy.url,
         )
     finally:
+        proxy.stop()
         server.stop()
 
 
@@ -122,6 +133,7 @@ def running_stack() -> Stack:
         settings.livekit_api_secret,
         pid,
         log_path=log if log.exists() else None,
+        proxy_url=settings.observability_url,  # the proxy's own address
     )
 
 

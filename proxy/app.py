@@ -79,12 +79,14 @@ def create_app(settings: Settings) -> FastAPI:
         ]
         logger.info(
             "proxy for %s, expecting agent_name=%r, worker health at %s, workers from %s, "
-            "re-dispatch %s",
+            "re-dispatch %s, agent sessions at %s/sessions (%s)",
             settings.livekit_url,
             settings.livekit_agent_name,
             settings.worker_health_url,
             ", ".join(str(p) for p in settings.server_logs.values()),
             settings.agent_redispatch,
+            settings.observability_url,
+            "DEVSTACK_INSIGHTS=on" if settings.insights else "DEVSTACK_INSIGHTS=off: not recorded",
         )
         yield
         for task in background:

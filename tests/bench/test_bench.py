@@ -50,11 +50,13 @@ def test_bench_smoke_writes_json_markdown_and_plot(tmp_path: Path) -> None:
     # Two agents joining cost the worker, the server and the people's clients some CPU.
     assert set(level["cpu_seconds"]) == {"worker", "server", "people"}
     assert all(level["cpu_seconds"][k] > 0 for k in ("worker", "people")), level["cpu_seconds"]
-    # Before each burst's dispatches the server said it had no worker for the probe's
-    # name, which it says only once its agent dispatcher answers at once (bench/settle.py).
+    # Explicit dispatches took the user's path: the stack's POST /api/dispatch-agent.
+    assert explicit["via_proxy"] == explicit["rooms"]
+    assert level["summary"]["via_proxy"] == 2
+    # A burst waits for nothing but its people (--wait-dispatcher would wait for the
+    # server's agent dispatcher, as a diagnostic).
     for lvl in (level, *result["start_mode"], *result["baseline"]["concurrent"]):
-        assert len(lvl["server_wait_s"]) == lvl["bursts"], lvl
-        assert None not in lvl["server_wait_s"], lvl["server_wait_s"]
+        assert lvl["server_wait_s"] == [None] * lvl["bursts"], lvl["server_wait_s"]
         # And after each, the worker's process went quiet again (bench/stack.py, wait_idle).
         assert None not in lvl["worker_quiet_after_s"], lvl["worker_quiet_after_s"]
     assert [c["summary"]["lost"] for c in result["start_mode"]] == [0]
@@ -66,10 +68,15 @@ def test_bench_smoke_writes_json_markdown_and_plot(tmp_path: Path) -> None:
     # livekit.rtc alone, with no agent: every room joins, in one process and in two.
     floor = [(r["rooms"], r["processes"], r["done"]) for r in result["sdk_floor"]]
     assert floor == [(2, 1, 2), (2, 2, 2)]
+    # The floor of this run, for one room (ten rounds) and for the burst level: the 200 ms
+    # short-circuit plus what livekit.rtc alone took.
+    assert [(f["rooms"], f["samples"]) for f in result["floor"]] == [(1, 10), (2, 2)]
+    assert all(f["p50_ms"] > result["floor_ms"] for f in result["floor"]), result["floor"]
     assert (tmp_path / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     markdown = (tmp_path / "bench.md").read_text()
     assert "| stack | explicit | 2 |" in markdown and "### Targets" in markdown
     assert "seed-style baseline" in markdown and "ctx.connect()" in markdown
-    assert "### livekit.rtc alone" in markdown
+    assert "### livekit.rtc alone" in markdown and "### The floor, measured in this run" in markdown
+    assert "p95 ÷ floor" in markdown
     assert "### Targets" in done.stdout
     assert "baseline: explicit, one room at a time" in done.stderr  # the progress bar
