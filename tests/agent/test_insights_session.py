@@ -64,7 +64,8 @@ def test_the_session_is_listed_with_its_counts(
     assert listed["insights"] is True
     (row,) = [s for s in listed["sessions"] if s["job_id"] == recorded_session.job_id]
     print(
-        f"\nsession listed {recorded_session.listed_after_s:.2f} s after its room was deleted; "
+        f"\nsession listed {recorded_session.listed_after_s:.2f} s after its room was deleted, "
+        f"its last spans in after {recorded_session.complete_after_s:.2f} s; "
         f"{row['spans']} spans, {row['logs']} logs, {row['transcript_items']} messages"
     )
     stored = stored_bytes(livekit_server, recorded_session.job_id)

@@ -30,6 +30,7 @@ class RecordedSession:
     dispatch_id: str
     ended_at: float  # wall clock: when the room was deleted, which ends the session
     listed_after_s: float  # from then until GET /api/sessions had its report
+    complete_after_s: float  # until its last spans were in too (they come after the report)
 
 
 def start_insights_worker(server: LiveKitServer, proxy: Proxy) -> AgentWorker:
@@ -85,12 +86,25 @@ async def hold_conversation(
         sessions = httpx.get(f"{proxy.url}/api/sessions", timeout=10).json()["sessions"]
         return any(s["job_id"] == job_id and s["reported"] for s in sessions)
 
+    def flushed() -> bool:
+        """The job's root span is in: livekit-agents ends it last and sends the job's last
+        spans and logs when the job ends, after the report (telemetry/traces.py)."""
+        worker.check_running()
+        spans = session_detail(proxy.url, job_id)["spans"]
+        return any(s["name"] == "job_entrypoint" for s in spans)
+
     await asyncio.to_thread(
         lambda: wait_until(
             reported, timeout=60, interval=0.05, what="the session report to be listed"
         )
     )
-    return RecordedSession(job_id, room, made.json()["dispatch_id"], ended, time.time() - ended)
+    listed = time.time() - ended
+    await asyncio.to_thread(
+        lambda: wait_until(flushed, timeout=60, interval=0.05, what="the job's last spans")
+    )
+    return RecordedSession(
+        job_id, room, made.json()["dispatch_id"], ended, listed, time.time() - ended
+    )
 
 
 def session_detail(proxy_url: str, job_id: str) -> dict[str, Any]:
