@@ -191,7 +191,13 @@ def _own(
     if start_levels:
         with worker(stack, BENCH_AGENT, "--prod") as w:
             result["start_mode"] = bursts(
-                stack, named, start_levels, w, progress, "start mode", None, 1, args.wait_dispatcher
+                stack,
+                named,
+                start_levels,
+                w,
+                progress,
+                "start mode",
+                wait_dispatcher=args.wait_dispatcher,
             )
     if not args.no_baseline:
         plain = _target(stack, PLAIN_AGENT)
@@ -204,7 +210,13 @@ def _own(
                     )
                 },
                 "concurrent": bursts(
-                    stack, plain, levels, w, progress, "baseline", None, 1, args.wait_dispatcher
+                    stack,
+                    plain,
+                    levels,
+                    w,
+                    progress,
+                    "baseline",
+                    wait_dispatcher=args.wait_dispatcher,
                 ),
             }
         with plain_worker(stack, announce=True):
@@ -218,7 +230,9 @@ def _own(
         env = {"AGENT_JOB_EXECUTOR": executor, "AGENT_IDLE_PROCESSES": idle}
         with worker(stack, BENCH_AGENT, **env) as w:
             seq = sequential(stack, named, "explicit", args.rooms, progress, label)
-            crowd = bursts(stack, named, top, w, progress, label, None, 1, args.wait_dispatcher)
+            crowd = bursts(
+                stack, named, top, w, progress, label, wait_dispatcher=args.wait_dispatcher
+            )
         result["knobs"].append({"setting": label, "summary": seq, "concurrent": crowd})
 
 

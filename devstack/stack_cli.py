@@ -10,14 +10,14 @@ from __future__ import annotations
 import os
 import sys
 
-from devstack.stack_files import DOCTOR_PATH
+from devstack.stack_files import ROOT
 
 DOCTOR = "from doctor.cli import cli; cli()"
 
 
 def doctor_command(*args: str) -> tuple[list[str], dict[str, str]]:
     """The command line and environment that run `devstack <args>`."""
-    path = os.pathsep.join(filter(None, (str(DOCTOR_PATH), os.environ.get("PYTHONPATH"))))
+    path = os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH"))))
     return [sys.executable, "-c", DOCTOR, *args], {**os.environ, "PYTHONPATH": path}
 
 

@@ -20,5 +20,3 @@ SCRIPTS = ROOT / "scripts"
 # The runner of a user's agent file (it imports nothing of the stack: any Python with
 # livekit-agents runs it as a script).
 AGENT_RUNNER = ROOT / "agent" / "user_file.py"
-# What a process running the doctor (`python -m doctor...`) needs on PYTHONPATH.
-DOCTOR_PATH = ROOT

@@ -28,13 +28,13 @@ class LastToStop(uvicorn.Server):
         self.settings = settings
         self.stopping = False
 
-    def uploaders(self) -> list[str]:
+    def uploading(self) -> bool:
+        """Whether a live worker uploads its sessions here."""
         ours = self.settings.observability_url
-        return [
-            str(w.get("health_url"))
+        return any(
+            str(w.get("uploads_to") or "").rstrip("/") == ours
             for w in read_states(self.settings.state_dir, WORKERS)
-            if str(w.get("uploads_to") or "").rstrip("/") == ours
-        ]
+        )
 
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         if self.stopping:
@@ -44,7 +44,7 @@ class LastToStop(uvicorn.Server):
 
         def after_uploaders() -> None:
             deadline = time.monotonic() + UPLOADERS_WAIT_SECONDS
-            while self.uploaders() and time.monotonic() < deadline:
+            while self.uploading() and time.monotonic() < deadline:
                 time.sleep(0.05)
             super(LastToStop, self).handle_exit(sig, frame)
 

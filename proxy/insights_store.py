@@ -70,10 +70,13 @@ class InsightStore:
 
     # --- writes (each from a verified upload) ---
 
-    def add_spans(self, rows: list[Span]) -> None:
+    def add_spans(self, rows: list[Span]) -> list[dict[str, Any]]:
+        """Store the spans; the sessions they belong to, as stored now."""
         with self._db() as db:
+            self._touch_each(
+                db, [(s.job_id, s.room_id, s.start_ns, s.end_ns, s.agent_name) for s in rows]
+            )
             for s in rows:
-                self._touch(db, s.job_id, s.room_id, s.start_ns, s.end_ns, s.agent_name)
                 db.execute(
                     "INSERT OR REPLACE INTO spans VALUES (?,?,?,?,?,?,?,?,?,?)",
                     (
@@ -89,12 +92,12 @@ class InsightStore:
                         json.dumps(s.events),
                     ),
                 )
-            self._trim(db, "spans", {s.job_id for s in rows})
+            return self._trim(db, "spans", {s.job_id for s in rows})
 
-    def add_logs(self, rows: list[LogRecord]) -> None:
+    def add_logs(self, rows: list[LogRecord]) -> list[dict[str, Any]]:
         with self._db() as db:
+            self._touch_each(db, [(r.job_id, r.room_id, r.at_ns, r.at_ns, "") for r in rows])
             for r in rows:
-                self._touch(db, r.job_id, r.room_id, r.at_ns, r.at_ns)
                 if r.room:
                     db.execute("UPDATE sessions SET room = ? WHERE job_id = ?", (r.room, r.job_id))
                 db.execute(
@@ -109,20 +112,20 @@ class InsightStore:
                         json.dumps(r.attributes),
                     ),
                 )
-            self._trim(db, "logs", {r.job_id for r in rows})
+            return self._trim(db, "logs", {r.job_id for r in rows})
 
-    def add_metrics(self, rows: list[MetricPoint]) -> None:
+    def add_metrics(self, rows: list[MetricPoint]) -> list[dict[str, Any]]:
         with self._db() as db:
+            self._touch_each(db, [(p.job_id, "", None, None, "") for p in rows])
             for p in rows:
-                self._touch(db, p.job_id, "", None, None)
                 db.execute(
                     "INSERT INTO metrics (job_id, name, at_ns, value, attributes) "
                     "VALUES (?,?,?,?,?)",
                     (p.job_id, p.name, p.at_ns, p.value, json.dumps(p.attributes)),
                 )
-            self._trim(db, "metrics", {p.job_id for p in rows})
+            return self._trim(db, "metrics", {p.job_id for p in rows})
 
-    def add_recording(self, r: Recording) -> None:
+    def add_recording(self, r: Recording) -> list[dict[str, Any]]:
         start_ns = r.audio_started_ms * 1_000_000 or None
         end_ns = start_ns + r.duration_ms * 1_000_000 if start_ns else None
         with self._db() as db:
@@ -143,19 +146,42 @@ class InsightStore:
                 ),
             )
             self._bound_audio(db)
+            return self._rows(db, {r.job_id})
 
-    def note_dispatch(
-        self, job_id: str, room: str, agent_name: str, dispatch: dict[str, Any]
-    ) -> None:
-        """What the stack knew of the job's dispatch when it first heard of the session: the
-        watcher forgets a room, the session keeps it."""
+    def note_dispatch(self, job_id: str, dispatch: dict[str, Any]) -> None:
+        """What the stack knows of the job's dispatch (session_dispatch.py): the watcher
+        forgets a room, the session keeps it."""
         with self._db() as db:
             db.execute(
                 "UPDATE sessions SET room = CASE room WHEN '' THEN ? ELSE room END, "
                 "agent_name = CASE agent_name WHEN '' THEN ? ELSE agent_name END, "
                 "dispatch = ? WHERE job_id = ?",
-                (room, agent_name, json.dumps(dispatch), job_id),
+                (dispatch["room"], dispatch["agent_name"], json.dumps(dispatch), job_id),
             )
+
+    def _touch_each(
+        self, db: sqlite3.Connection, seen: list[tuple[str, str, int | None, int | None, str]]
+    ) -> None:
+        """One session update per job of an upload (a batch holds hundreds of records of a
+        few jobs): its room id and agent name, its earliest and latest times."""
+        jobs: dict[str, tuple[str, int | None, int | None, str]] = {}
+        for job_id, room_id, first, last, agent in seen:
+            known = jobs.get(job_id)
+            if known is not None:
+                firsts = [t for t in (known[1], first) if t]
+                lasts = [t for t in (known[2], last) if t]
+                first, last = min(firsts, default=None), max(lasts, default=None)
+                room_id, agent = known[0] or room_id, known[3] or agent
+            jobs[job_id] = (room_id, first, last, agent)
+        for job_id, (room_id, first, last, agent) in jobs.items():
+            self._touch(db, job_id, room_id, first, last, agent)
+
+    def _rows(self, db: sqlite3.Connection, job_ids: set[str]) -> list[dict[str, Any]]:
+        if not job_ids:
+            return []
+        marks = ",".join("?" * len(job_ids))
+        query = f"SELECT * FROM sessions WHERE job_id IN ({marks})"
+        return [dict(row) for row in db.execute(query, tuple(job_ids))]
 
     def _touch(
         self,
@@ -192,8 +218,9 @@ class InsightStore:
             values,
         )
 
-    def _trim(self, db: sqlite3.Connection, kind: str, job_ids: set[str]) -> None:
-        """The newest MAX_ROWS of a session's rows; a span tree keeps its roots."""
+    def _trim(self, db: sqlite3.Connection, kind: str, job_ids: set[str]) -> list[dict[str, Any]]:
+        """The newest MAX_ROWS of a session's rows (a span tree keeps its roots); returns
+        the sessions' rows."""
         keep = "parent_id != '' AND " if kind == "spans" else ""
         order = "start_ns" if kind == "spans" else "id"
         for job_id in job_ids:
@@ -202,6 +229,7 @@ class InsightStore:
                 f"FROM {kind} WHERE job_id = ? ORDER BY {order} DESC LIMIT {MAX_ROWS})",
                 (job_id, job_id),
             )
+        return self._rows(db, job_ids)
 
     def _bound_sessions(self, db: sqlite3.Connection) -> None:
         old = [
@@ -243,11 +271,6 @@ class InsightStore:
                 (limit,),
             ).fetchall()
         return [dict(row) for row in rows]
-
-    def session_row(self, job_id: str) -> dict[str, Any] | None:
-        with self._db() as db:
-            row = db.execute("SELECT * FROM sessions WHERE job_id = ?", (job_id,)).fetchone()
-        return dict(row) if row else None
 
     def session(self, job_id: str) -> dict[str, Any] | None:
         with self._db() as db:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import re
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,41 +121,49 @@ def _parse(message: Any, body: bytes, what: str) -> Any:
     return message
 
 
+def _records(
+    groups: Any, scopes: str, records: str
+) -> Iterator[tuple[str, dict[str, Any], dict[str, Any], str, Any]]:
+    """Each record of an export that belongs to a job: (its job id, its stamp: the resource's,
+    the scope's and its own attributes merged, its own attributes, its scope's name, the
+    record). `scopes` and `records` name the fields of the signal's messages."""
+    for group in groups:
+        resource = attributes(group.resource.attributes)
+        for scoped in getattr(group, scopes):
+            scope = attributes(scoped.scope.attributes)
+            for record in getattr(scoped, records):
+                own = attributes(record.attributes)
+                stamp = {**resource, **scope, **own}
+                if (job := job_of(stamp)) is not None:
+                    yield job, stamp, own, scoped.scope.name, record
+
+
 def spans(body: bytes) -> list[Span]:
     request = _parse(ExportTraceServiceRequest(), body, "trace")
-    rows: list[Span] = []
-    for resource_spans in request.resource_spans:
-        resource = attributes(resource_spans.resource.attributes)
-        for scope_spans in resource_spans.scope_spans:
-            for s in scope_spans.spans:
-                attrs = attributes(s.attributes)
-                stamp = {**resource, **attrs}
-                if (job := job_of(stamp)) is None:
-                    continue
-                rows.append(
-                    Span(
-                        job_id=job,
-                        room_id=str(stamp.get("room_id", "")),
-                        agent_name=str(stamp.get(AGENT_NAME_ATTRIBUTE, "")),
-                        trace_id=s.trace_id.hex(),
-                        span_id=s.span_id.hex(),
-                        parent_id=s.parent_span_id.hex(),
-                        name=s.name,
-                        start_ns=ns(s.start_time_unix_nano),
-                        end_ns=ns(s.end_time_unix_nano),
-                        status=_status(s.status.code, s.status.message),
-                        attributes=attrs,
-                        events=[
-                            {
-                                "name": e.name,
-                                "at_ns": ns(e.time_unix_nano),
-                                "attributes": attributes(e.attributes),
-                            }
-                            for e in s.events
-                        ],
-                    )
-                )
-    return rows
+    return [
+        Span(
+            job_id=job,
+            room_id=str(stamp.get("room_id", "")),
+            agent_name=str(stamp.get(AGENT_NAME_ATTRIBUTE, "")),
+            trace_id=s.trace_id.hex(),
+            span_id=s.span_id.hex(),
+            parent_id=s.parent_span_id.hex(),
+            name=s.name,
+            start_ns=ns(s.start_time_unix_nano),
+            end_ns=ns(s.end_time_unix_nano),
+            status=_status(s.status.code, s.status.message),
+            attributes=own,
+            events=[
+                {
+                    "name": e.name,
+                    "at_ns": ns(e.time_unix_nano),
+                    "attributes": attributes(e.attributes),
+                }
+                for e in s.events
+            ],
+        )
+        for job, stamp, own, _, s in _records(request.resource_spans, "scope_spans", "spans")
+    ]
 
 
 def _status(code: int, message: str) -> str:
@@ -165,28 +174,20 @@ def _status(code: int, message: str) -> str:
 def logs(body: bytes) -> list[LogRecord]:
     request = _parse(ExportLogsServiceRequest(), body, "logs")
     rows: list[LogRecord] = []
-    for resource_logs in request.resource_logs:
-        resource = attributes(resource_logs.resource.attributes)
-        for scope_logs in resource_logs.scope_logs:
-            scope = attributes(scope_logs.scope.attributes)
-            for r in scope_logs.log_records:
-                attrs = attributes(r.attributes)
-                stamp = {**resource, **scope, **attrs}
-                if (job := job_of(stamp)) is None:
-                    continue
-                body_value = value(r.body)
-                rows.append(
-                    LogRecord(
-                        job_id=job,
-                        room_id=str(stamp.get("room_id", "")),
-                        room=str(stamp.get("room", "")),
-                        at_ns=ns(r.time_unix_nano or r.observed_time_unix_nano),
-                        severity=(r.severity_text or "").upper() or _severity(r.severity_number),
-                        logger=scope_logs.scope.name,
-                        body=body_value if isinstance(body_value, str) else str(body_value),
-                        attributes=attrs,
-                    )
-                )
+    for job, stamp, own, scope, r in _records(request.resource_logs, "scope_logs", "log_records"):
+        body_value = value(r.body)
+        rows.append(
+            LogRecord(
+                job_id=job,
+                room_id=str(stamp.get("room_id", "")),
+                room=str(stamp.get("room", "")),
+                at_ns=ns(r.time_unix_nano or r.observed_time_unix_nano),
+                severity=(r.severity_text or "").upper() or _severity(r.severity_number),
+                logger=scope,
+                body=body_value if isinstance(body_value, str) else str(body_value),
+                attributes=own,
+            )
+        )
     return rows
 
 

@@ -120,7 +120,7 @@ def _has_body(request: Request) -> bool:
 
 
 def write_guard(
-    origins: frozenset[str], upload_paths: frozenset[str] = frozenset()
+    origins: frozenset[str], upload_paths: frozenset[str]
 ) -> Callable[[Request], Awaitable[None]]:
     """An app-wide dependency refusing cross-site writes. It runs after routing, so an
     unknown path is still 404 and a wrong method 405, and before the handler acts."""

@@ -113,6 +113,4 @@ async def keep_dispatch(state: State, row: dict[str, Any]) -> None:
     app's, with its registry, watcher and insights store)."""
     now = update(row, state.registry, state.watcher)
     if now is not None:
-        await asyncio.to_thread(
-            state.insights.note_dispatch, row["job_id"], now["room"], now["agent_name"], now
-        )
+        await asyncio.to_thread(state.insights.note_dispatch, row["job_id"], now)

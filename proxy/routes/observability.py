@@ -40,10 +40,11 @@ UPLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "No JWT signed with the stack's key, or no observability grant"},
     413: {"description": "The body is larger than the proxy accepts"},
 }
-SIGNALS: dict[str, Callable[[bytes], list[Any]]] = {
-    "traces": otlp.spans,
-    "logs": otlp.logs,
-    "metrics": otlp.metrics,
+# Each signal's decoder, and the store's method that keeps what it decoded.
+SIGNALS: dict[str, tuple[Callable[[bytes], list[Any]], str]] = {
+    "traces": (otlp.spans, "add_spans"),
+    "logs": (otlp.logs, "add_logs"),
+    "metrics": (otlp.metrics, "add_metrics"),
 }
 
 
@@ -108,7 +109,7 @@ def _bad(exc: otlp.BadBodyError, path: str) -> ApiError:
 @router.post("/{signal}/otlp/v0", responses=UPLOAD_RESPONSES)
 async def otlp_upload(signal: str, request: Request) -> Response:
     """OTLP/HTTP traces, logs or metrics (protobuf, gzip or not) of the agent's jobs."""
-    decode = SIGNALS.get(signal)
+    decode, add = SIGNALS.get(signal, (None, ""))
     if decode is None:
         raise ApiError(
             404, "not_found", f"no OTLP signal {signal!r}", "Use traces, logs or metrics."
@@ -123,10 +124,8 @@ async def otlp_upload(signal: str, request: Request) -> Response:
         )
     except otlp.BadBodyError as exc:
         raise _bad(exc, request.url.path) from None
-    store = _store(request)
-    add = {"traces": store.add_spans, "logs": store.add_logs, "metrics": store.add_metrics}
-    await asyncio.to_thread(add[signal], rows)
-    await note_dispatches(request, {r.job_id for r in rows})
+    sessions = await asyncio.to_thread(getattr(_store(request), add), rows)
+    await keep_dispatches(request, sessions)
     # An empty Export*ServiceResponse: success, nothing rejected.
     return Response(b"", media_type="application/x-protobuf")
 
@@ -142,19 +141,16 @@ async def recording_upload(request: Request) -> dict[str, str]:
         )
     except otlp.BadBodyError as exc:
         raise _bad(exc, request.url.path) from None
-    await asyncio.to_thread(_store(request).add_recording, recording)
-    await note_dispatches(request, {recording.job_id})
+    sessions = await asyncio.to_thread(_store(request).add_recording, recording)
+    await keep_dispatches(request, sessions)
     logger.info(
         "session %s: report received (%d bytes of audio)", recording.job_id, len(recording.audio)
     )
     return {"job_id": recording.job_id}
 
 
-async def note_dispatches(request: Request, job_ids: set[str]) -> None:
+async def keep_dispatches(request: Request, sessions: list[dict[str, Any]]) -> None:
     """Keep each session's dispatch with it, with all the stack learns of it meanwhile: the
     watcher forgets a room once it is gone, the session keeps what it knew."""
-    store = _store(request)
-    for job_id in job_ids:
-        row = await asyncio.to_thread(store.session_row, job_id)
-        if row is not None:
-            await keep_dispatch(request.app.state, row)
+    for row in sessions:
+        await keep_dispatch(request.app.state, row)

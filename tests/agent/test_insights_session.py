@@ -27,7 +27,6 @@ from tests.support.insights import (
     RecordedSession,
     session_detail,
     session_in_room,
-    wait_for_state,
 )
 from tests.support.speech import read_wav, speech_wav
 
@@ -200,8 +199,8 @@ async def echo_once(server: LiveKitServer, proxy: Proxy, room: str, tmp_path: Pa
         samples, rate = read_wav(speech_wav(tmp_path))
         await publish_wav(client.room, samples, rate)
         # The echo turn ends when the agent has played the speech back.
-        await wait_for_state(client, agent.identity, "speaking", timeout=30)
-        await wait_for_state(client, agent.identity, "listening", timeout=30)
+        await client.wait_for_agent_state(agent.identity, "speaking", timeout=30)
+        await client.wait_for_agent_state(agent.identity, "listening", timeout=30)
     async with server.client() as lk:
         await lk.room.delete_room(api.DeleteRoomRequest(room=room))
 

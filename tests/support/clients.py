@@ -11,6 +11,7 @@ import numpy as np
 from livekit import rtc
 
 from devstack.local_server import LiveKitServer
+from devstack.rooms import STATE_ATTRIBUTE
 from devstack.tokens import mint_token
 
 AGENT = rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
@@ -119,6 +120,17 @@ class Client:
         found = track()
         assert found is not None
         return found
+
+    async def wait_for_agent_state(self, identity: str, wanted: str, timeout: float = 20) -> None:
+        """Until the agent's lk.agent.state is `wanted` (text typed while it speaks
+        interrupts it); fails at the deadline."""
+
+        def reached() -> bool:
+            agent = self.room.remote_participants.get(identity)
+            return agent is not None and agent.attributes.get(STATE_ATTRIBUTE) == wanted
+
+        if not await self._wait(reached, timeout):
+            raise AssertionError(f"the agent never became {wanted!r} within {timeout} s")
 
     async def wait_for_text(self, fragment: str, timeout: float = 20) -> str:
         if not await self._wait(lambda: any(fragment in t for t in self.texts), timeout):

@@ -16,7 +16,7 @@ from livekit import api
 from devstack.local_server import LiveKitServer
 from devstack.processes import ROOT, AgentWorker, Proxy, insights_env
 from devstack.waiting import wait_until
-from tests.support.clients import Client, connected, plain_token
+from tests.support.clients import connected, plain_token
 
 FIXTURE = Path(__file__).resolve().parents[1] / "agent" / "fixtures" / "insights_agent.py"
 AGENT_NAME = "insights-agent"
@@ -44,17 +44,6 @@ def start_insights_worker(server: LiveKitServer, proxy: Proxy) -> AgentWorker:
     return worker
 
 
-async def wait_for_state(client: Client, identity: str, wanted: str, timeout: float = 20) -> None:
-    """Until the agent's lk.agent.state is `wanted`: text typed while it speaks interrupts."""
-
-    def reached() -> bool:
-        agent = client.room.remote_participants.get(identity)
-        return agent is not None and agent.attributes.get("lk.agent.state") == wanted
-
-    await client._wait(reached, timeout)
-    assert reached(), f"the agent never became {wanted!r}"
-
-
 async def hold_conversation(
     server: LiveKitServer, proxy: Proxy, worker: AgentWorker, room: str
 ) -> RecordedSession:
@@ -71,10 +60,10 @@ async def hold_conversation(
         identity = agent.identity
         job_id = identity.removeprefix("agent-")
         await client.wait_for_text("I am the insights agent", timeout=30)
-        await wait_for_state(client, identity, "listening")
+        await client.wait_for_agent_state(identity, "listening")
         await client.room.local_participant.send_text("hello there", topic="lk.chat")
         await client.wait_for_text("You said: hello there.", timeout=30)
-        await wait_for_state(client, identity, "listening")
+        await client.wait_for_agent_state(identity, "listening")
         await client.room.local_participant.send_text("/fail", topic="lk.chat")
         await asyncio.to_thread(worker.wait_for_line, FAILURE, 30)
     async with server.client() as lk:
