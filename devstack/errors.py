@@ -15,3 +15,11 @@ class ErrorBody(BaseModel):
 
 def error_body(error: str, detail: str, hint: str) -> dict[str, str]:
     return ErrorBody(error=error, detail=detail, hint=hint).model_dump()
+
+
+class ApiError(Exception):
+    """Raised by handlers; rendered as ErrorBody with its status."""
+
+    def __init__(self, status: int, error: str, detail: str, hint: str) -> None:
+        super().__init__(detail)
+        self.status, self.error, self.detail, self.hint = status, error, detail, hint

@@ -218,7 +218,7 @@ class Settings(BaseSettings):
     @property
     def observability_url(self) -> str:
         """Where a worker uploads its sessions: the proxy, which serves LiveKit Cloud's
-        observability paths (proxy/routes/observability.py)."""
+        observability paths (insights/routes/uploads.py)."""
         # A wildcard bind is reached on loopback; an IPv6 address goes in brackets.
         host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(
             self.proxy_host, self.proxy_host

@@ -18,13 +18,14 @@ from fastapi.middleware.cors import CORSMiddleware
 from devstack.livekit import settings_client
 from devstack.server_log import WorkerRegistry, follow
 from devstack.settings import Settings
+from insights.routes import sessions, uploads
+from insights.store import InsightStore
 from proxy.delivery import DeliveryWatcher
 from proxy.delivery_rescues import ServerLogRescues
 from proxy.delivery_upkeep import sweep
 from proxy.dispatcher import Dispatcher
 from proxy.durable import DurableState, keep, restore, save_on_change
 from proxy.errors import ERROR_RESPONSES, install_error_handlers
-from proxy.insights_store import InsightStore
 from proxy.metrics import DeliveryMetrics
 from proxy.models import ROOM_SCHEMA
 from proxy.routes import (
@@ -32,10 +33,8 @@ from proxy.routes import (
     connection_details,
     delivery,
     dispatch,
-    observability,
     page,
     rooms,
-    sessions,
     status,
     tokens,
     webhooks,
@@ -103,7 +102,7 @@ def create_app(settings: Settings) -> FastAPI:
         "did not join. Every error has the shape {error, detail, hint}.",
         lifespan=lifespan,
         responses=ERROR_RESPONSES,
-        dependencies=[Depends(write_guard(frozenset(origins), observability.UPLOAD_PATHS))],
+        dependencies=[Depends(write_guard(frozenset(origins), uploads.UPLOAD_PATHS))],
     )
     # The last middleware added runs first: the Host check before CORS answers anything.
     app.add_middleware(
@@ -124,7 +123,7 @@ def create_app(settings: Settings) -> FastAPI:
         status,
         delivery,
         webhooks,
-        observability,
+        uploads,
     )
     for module in (*routers, page):
         app.include_router(module.router)

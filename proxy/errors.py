@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from livekit import api
 from starlette.exceptions import HTTPException
 
-from devstack.errors import ErrorBody, error_body
+from devstack.errors import ApiError, ErrorBody, error_body
 from devstack.livekit import SERVER_ERRORS
 from proxy.models import InputError
 
@@ -31,14 +31,6 @@ ERROR_RESPONSES: dict[int | str, dict[str, object]] = {
         (503, "livekit-server is not reachable"),
     )
 }
-
-
-class ApiError(Exception):
-    """Raised by handlers; rendered as ErrorBody with its status."""
-
-    def __init__(self, status: int, error: str, detail: str, hint: str) -> None:
-        super().__init__(detail)
-        self.status, self.error, self.detail, self.hint = status, error, detail, hint
 
 
 def livekit_unreachable(url: str, exc: Exception) -> ApiError:

@@ -6,12 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import Any, Protocol
 
 from starlette.datastructures import State
 
 from devstack.server_log import WorkerRegistry
-from proxy.delivery import DeliveryWatcher
+
+
+class DeliveryWatcher(Protocol):
+    """What the join reads of the proxy's delivery watcher (proxy/delivery.py), which
+    mounts this package: the dispatches it follows by (room, agent name), and its events."""
+
+    deliveries: dict[tuple[str, str], Any]
+    events: Any
+
 
 # Seconds around a job's own time in which the watcher's events of its room are its own: a
 # dispatch comes shortly before its job, the agent joins shortly after the assignment.

@@ -15,7 +15,7 @@ from typing import Any
 from google.protobuf.message import DecodeError
 from livekit.protocol.metrics import MetricsRecordingHeader
 
-from proxy.otlp import INT64_MAX, JOB_ID, BadBodyError
+from insights.otlp import INT64_MAX, JOB_ID, BadBodyError
 
 
 @dataclass

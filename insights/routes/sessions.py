@@ -1,5 +1,5 @@
 """GET /api/sessions, /api/sessions/{job_id} and its audio: Agent Insights offline, one
-session per agent job, from what the user's agent uploaded (routes/observability.py) and
+session per agent job, from what the user's agent uploaded (routes/uploads.py) and
 what the stack knows of its dispatch."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, Field
 
-from proxy import session_view
-from proxy.errors import ApiError
-from proxy.insights_store import InsightStore
-from proxy.session_dispatch import keep_dispatch
+from devstack.errors import ApiError
+from insights import view
+from insights.dispatch import keep_dispatch
+from insights.store import InsightStore
 
 router = APIRouter(prefix="/api/sessions", tags=["sessions"])
 JOB_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
@@ -87,7 +87,7 @@ async def list_sessions(request: Request) -> dict[str, Any]:
             # An upload can come before the server's log line of its job's assignment.
             await keep_dispatch(request.app.state, row)
     return {
-        "sessions": [session_view.summary(r) for r in rows],
+        "sessions": [view.summary(r) for r in rows],
         "insights": request.app.state.settings.insights,
     }
 
@@ -100,7 +100,7 @@ async def get_session(job_id: JobId, request: Request) -> dict[str, Any]:
         raise _not_found(job_id)
     await keep_dispatch(request.app.state, row)
     dispatch = json.loads(row["dispatch"]) if row["dispatch"] else None
-    return session_view.detail(row, dispatch)
+    return view.detail(row, dispatch)
 
 
 @router.get(

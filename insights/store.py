@@ -18,8 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from proxy.otlp import LogRecord, MetricPoint, Span
-from proxy.recordings import Recording
+from insights.otlp import LogRecord, MetricPoint, Span
+from insights.recordings import Recording
 
 DATABASE = "insights.db"
 MAX_SESSIONS = 200

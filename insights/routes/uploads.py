@@ -17,12 +17,12 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from livekit import api
 
-from proxy import otlp, recordings
-from proxy.errors import ApiError
-from proxy.insights_store import InsightStore
-from proxy.session_dispatch import keep_dispatch
+from devstack.errors import ApiError
+from insights import otlp, recordings
+from insights.dispatch import keep_dispatch
+from insights.store import InsightStore
 
-logger = logging.getLogger("devstack.proxy.insights")
+logger = logging.getLogger("devstack.insights")
 router = APIRouter(prefix="/observability", tags=["insights (upload)"])
 # The paths livekit-agents posts to; the write guard lets exactly these through without a
 # JSON body (proxy/security.py).
@@ -102,7 +102,7 @@ def _bad(exc: otlp.BadBodyError, path: str) -> ApiError:
         400,
         "bad_upload",
         str(exc),
-        f"{path} takes what livekit-agents sends there (see proxy/routes/observability.py).",
+        f"{path} takes what livekit-agents sends there (see insights/routes/uploads.py).",
     )
 
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from proxy import otlp, session_view
+from insights import otlp, view
 
 pytestmark = pytest.mark.unit
 
@@ -35,7 +35,7 @@ def row(spans: list[dict], chat: object = None) -> dict:
 
 def test_a_tree_with_a_parent_loop_still_has_every_span_once() -> None:
     spans = [span("a", "b", start=1), span("b", "a", "agent_turn", 2), span("c", "c", start=3)]
-    detail = session_view.detail(row(spans), None)
+    detail = view.detail(row(spans), None)
     seen: list[str] = []
     stack = list(detail["spans"])
     while stack:
@@ -52,7 +52,7 @@ def test_turn_figures_come_from_the_turns_descendants() -> None:
         span("l", "t", "llm_request", 2, **{"lk.response.ttft": 0.25}),
         span("s", "t", "tts_request", 3, **{"lk.response.ttfb": 0.05}),
     ]
-    (turn,) = session_view.detail(row(spans), None)["turns"]
+    (turn,) = view.detail(row(spans), None)["turns"]
     assert turn["llm_ttft"] == 0.25 and turn["tts_ttfb"] == 0.05
 
 
@@ -65,7 +65,7 @@ def test_turn_figures_come_from_the_turns_descendants() -> None:
     ],
 )
 def test_a_chat_history_of_another_shape_gives_what_it_can(chat: object) -> None:
-    detail = session_view.detail(row([], chat), None)
+    detail = view.detail(row([], chat), None)
     assert all(isinstance(m["text"], str) for m in detail["transcript"])
 
 
@@ -73,7 +73,7 @@ def test_an_exception_is_named_where_it_was_raised_once() -> None:
     failed = [span("a", "", "agent_turn"), span("b", "a", "llm_request", 2)]
     for s in failed:
         s["status"] = "error: the model refused"
-    (error,) = session_view.detail(row(failed), None)["errors"]
+    (error,) = view.detail(row(failed), None)["errors"]
     assert error["where"] == "span llm_request" and error["message"] == "the model refused"
 
 
