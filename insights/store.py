@@ -5,7 +5,7 @@ points, the session report with its transcript and audio), in SQLite in the stat
 Retention is bounded: the MAX_SESSIONS sessions that uploaded last are kept, the newest
 MAX_ROWS spans (and every root span), logs and metric points each per session, and at most
 MAX_AUDIO_BYTES of audio in all (the audio of the session that reported first goes first;
-its transcript stays). Metric points are kept for a later view; nothing shows them yet."""
+its transcript stays)."""
 
 from __future__ import annotations
 
@@ -297,6 +297,16 @@ class InsightStore:
             ).fetchone()
             out["report"] = dict(report) if report else None
         return out
+
+    def metrics(self, job_id: str) -> list[dict[str, Any]]:
+        """The session's metric points, oldest first: {name, at_ns, value, attributes}."""
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT name, at_ns, value, attributes FROM metrics WHERE job_id = ? "
+                "ORDER BY at_ns, id",
+                (job_id,),
+            ).fetchall()
+        return [{**dict(r), "attributes": json.loads(r["attributes"] or "{}")} for r in rows]
 
     def audio(self, job_id: str) -> bytes | None:
         with self._db() as db:
