@@ -38,6 +38,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+if __package__:  # imported as agent.user_file, in the stack's venv
+    from agent import job_records
+else:  # run as a script, with its sibling beside it (AGENT_DIR, the wheel's _stack/agent)
+    import job_records  # type: ignore[no-redef]
+
 logger = logging.getLogger("devstack.agent")
 
 # livekit-agents' discovery prefers these names, then any module-level AgentServer.
@@ -290,6 +295,15 @@ def _dev_on_production_start(options: Any, launch: Launch) -> None:
         options.drain_timeout = 0
 
 
+def _jobs_share_process(server: Any) -> bool:
+    """Whether the worker runs its jobs as threads of its own process (an AgentServer's or
+    WorkerOptions' job_executor_type), where each session must be told its own records."""
+    executor = getattr(server, "_job_executor_type", None) or getattr(
+        server, "job_executor_type", None
+    )
+    return str(getattr(executor, "value", executor)) == "thread"
+
+
 def _thin_start() -> Callable[[Any, Any], None] | None:
     """livekit-agents' thin `start` path (what `python -m livekit.agents start` calls), when
     this version has it in the form this runner knows."""
@@ -313,6 +327,8 @@ def _run(
     """Run `server` (an AgentServer or WorkerOptions) through livekit-agents' thin `start`
     path where it has one, else through its own run_app with `start`."""
     launch.started = True
+    if _jobs_share_process(server):
+        job_records.stamp_records_with_their_job()
     run_worker = _thin_start()
     try:
         from livekit.agents import AgentServer

@@ -17,6 +17,7 @@ from livekit.plugins import silero
 
 from agent.announce import connect_announced
 from agent.job_loop import use_shared_loop
+from agent.job_records import stamp_records_with_their_job
 from agent.load import MAX_REPORTED_LOAD, never_saturated_load
 from agent.loopback import Loopback
 from agent.state import say_text, set_state
@@ -46,6 +47,9 @@ if MODE == "openai":
 # event loop (agent/job_loop.py).
 if settings.job_executor == "loop":
     use_shared_loop()
+if settings.job_executor != "process":
+    # Jobs share this process: each session must be told its own log records.
+    stamp_records_with_their_job()
 server = AgentServer(
     ws_url=settings.livekit_url,
     api_key=settings.livekit_api_key,

@@ -3,7 +3,13 @@ rows: spans, log records and metric points, each with the job it belongs to.
 
 livekit-agents stamps `job_id` and `room_id` on every span and log record
 (telemetry/traces.py, _MetadataSpanProcessor and _MetadataLogProcessor), and on the
-scope of its chat-history logger; a record without one is not a session's and is dropped."""
+scope of its chat-history logger; a record without one is not a session's and is dropped.
+
+That stamp is the job of the context that *uploads* the record, which in a worker running
+several jobs in one process (the thread executor) may be another job's. A worker the stack
+starts there also stamps each record with the job that *made* it (OWN_JOB, agent/
+job_records.py): a record whose two stamps differ is another job's, or no job's, and is
+dropped. Records of such a process without that stamp are kept but marked `unverified`."""
 
 from __future__ import annotations
 
@@ -23,6 +29,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
 AGENT_NAME_ATTRIBUTE = "lk.agent_name"
+OWN_JOB = "_devstack_job_id"  # agent/job_records.py ATTRIBUTE
 # A job id as livekit-server makes them (AJ_...), as GET /api/sessions/{job_id} takes it.
 JOB_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 INT64_MAX = 2**63 - 1  # what SQLite stores; OTLP's fixed64 times can claim more
@@ -58,6 +65,7 @@ class LogRecord:
     logger: str
     body: str
     attributes: dict[str, Any]
+    unverified: bool = False
 
 
 @dataclass
@@ -123,19 +131,36 @@ def _parse(message: Any, body: bytes, what: str) -> Any:
 
 def _records(
     groups: Any, scopes: str, records: str
-) -> Iterator[tuple[str, dict[str, Any], dict[str, Any], str, Any]]:
+) -> Iterator[tuple[str, dict[str, Any], dict[str, Any], str, Any, bool]]:
     """Each record of an export that belongs to a job: (its job id, its stamp: the resource's,
     the scope's and its own attributes merged, its own attributes, its scope's name, the
-    record). `scopes` and `records` name the fields of the signal's messages."""
+    record, whether its job is unverified). `scopes` and `records` name the fields of the
+    signal's messages.
+
+    A process's resource names the job that set its pipeline up (traces.py, `_resource`):
+    records of other jobs under it come from a process that ran several, and unless the
+    worker stamped who made each (OWN_JOB), none of those jobs' records can be told apart."""
     for group in groups:
         resource = attributes(group.resource.attributes)
+        kept: list[tuple[str, dict[str, Any], dict[str, Any], str, Any]] = []
+        unstamped: set[str] = set()
         for scoped in getattr(group, scopes):
             scope = attributes(scoped.scope.attributes)
             for record in getattr(scoped, records):
                 own = attributes(record.attributes)
                 stamp = {**resource, **scope, **own}
-                if (job := job_of(stamp)) is not None:
-                    yield job, stamp, own, scoped.scope.name, record
+                if (job := job_of(stamp)) is None:
+                    continue
+                made_by = own.get(OWN_JOB)
+                if made_by is None:
+                    unstamped.add(job)
+                elif made_by != job:
+                    continue  # made by another job (or none), uploaded under this one
+                kept.append((job, stamp, own, scoped.scope.name, record))
+        home = job_of(resource)
+        shared = unstamped | {home} if home and unstamped - {home} else set()
+        for job, stamp, own, scope_name, record in kept:
+            yield job, stamp, own, scope_name, record, job in shared
 
 
 def spans(body: bytes) -> list[Span]:
@@ -162,7 +187,8 @@ def spans(body: bytes) -> list[Span]:
                 for e in s.events
             ],
         )
-        for job, stamp, own, _, s in _records(request.resource_spans, "scope_spans", "spans")
+        # livekit-agents makes every span in its job's context: their stamp is right.
+        for job, stamp, own, _, s, _ in _records(request.resource_spans, "scope_spans", "spans")
     ]
 
 
@@ -174,7 +200,8 @@ def _status(code: int, message: str) -> str:
 def logs(body: bytes) -> list[LogRecord]:
     request = _parse(ExportLogsServiceRequest(), body, "logs")
     rows: list[LogRecord] = []
-    for job, stamp, own, scope, r in _records(request.resource_logs, "scope_logs", "log_records"):
+    scoped = _records(request.resource_logs, "scope_logs", "log_records")
+    for job, stamp, own, scope, r, unverified in scoped:
         body_value = value(r.body)
         rows.append(
             LogRecord(
@@ -185,7 +212,8 @@ def logs(body: bytes) -> list[LogRecord]:
                 severity=(r.severity_text or "").upper() or _severity(r.severity_number),
                 logger=scope,
                 body=body_value if isinstance(body_value, str) else str(body_value),
-                attributes=own,
+                attributes={k: v for k, v in own.items() if k != OWN_JOB},
+                unverified=unverified,
             )
         )
     return rows

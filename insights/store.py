@@ -30,7 +30,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
     job_id TEXT PRIMARY KEY, room_id TEXT NOT NULL DEFAULT '', room TEXT NOT NULL DEFAULT '',
     agent_name TEXT NOT NULL DEFAULT '', first_ns INTEGER, last_ns INTEGER,
-    received_at REAL NOT NULL, dispatch TEXT);
+    received_at REAL NOT NULL, dispatch TEXT, unverified INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS spans (
     job_id TEXT NOT NULL, span_id TEXT NOT NULL, trace_id TEXT, parent_id TEXT, name TEXT,
     start_ns INTEGER, end_ns INTEGER, status TEXT, attributes TEXT, events TEXT,
@@ -49,6 +49,8 @@ CREATE TABLE IF NOT EXISTS reports (
     received_at REAL NOT NULL);
 """
 KINDS = ("spans", "logs", "metrics")
+ROOT_SPAN = "job_entrypoint"  # livekit-agents' root span of a job (ipc/job_proc_lazy_main.py)
+ROOM_NAME = "lk.pii.room_name"  # its room (telemetry/trace_types.py ATTR_ROOM_NAME)
 
 
 class InsightStore:
@@ -61,6 +63,8 @@ class InsightStore:
         self._lock = threading.Lock()
         with self._db() as db:
             db.executescript(SCHEMA)
+            with contextlib.suppress(sqlite3.OperationalError):  # a store of an older stack
+                db.execute("ALTER TABLE sessions ADD COLUMN unverified INTEGER NOT NULL DEFAULT 0")
 
     @contextlib.contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
@@ -92,14 +96,23 @@ class InsightStore:
                         json.dumps(s.events),
                     ),
                 )
+                if s.name == ROOT_SPAN and isinstance(room := s.attributes.get(ROOM_NAME), str):
+                    # The job's own root span names its room: that label wins.
+                    db.execute("UPDATE sessions SET room = ? WHERE job_id = ?", (room, s.job_id))
             return self._trim(db, "spans", {s.job_id for s in rows})
 
     def add_logs(self, rows: list[LogRecord]) -> list[dict[str, Any]]:
         with self._db() as db:
             self._touch_each(db, [(r.job_id, r.room_id, r.at_ns, r.at_ns, "") for r in rows])
+            for job_id in {r.job_id for r in rows if r.unverified}:
+                db.execute("UPDATE sessions SET unverified = 1 WHERE job_id = ?", (job_id,))
             for r in rows:
                 if r.room:
-                    db.execute("UPDATE sessions SET room = ? WHERE job_id = ?", (r.room, r.job_id))
+                    # Until the root span or the report names it: a log line's label only.
+                    db.execute(
+                        "UPDATE sessions SET room = ? WHERE job_id = ? AND room = ''",
+                        (r.room, r.job_id),
+                    )
                 db.execute(
                     "INSERT INTO logs (job_id, at_ns, severity, logger, body, attributes) "
                     "VALUES (?,?,?,?,?,?)",
