@@ -20,7 +20,7 @@ from devstack.waiting import ProcessExitedError, free_port, http_ok, wait_until
 ROOT = Path(__file__).resolve().parents[1]
 # Variables of the stack: dropped from the inherited environment so a developer's shell
 # cannot change what a launched process does.
-OWN_PREFIXES = ("LIVEKIT_", "AGENT_", "OPENAI_", "PROXY_")
+OWN_PREFIXES = ("LIVEKIT_", "AGENT_", "OPENAI_", "PROXY_", "GATEWAY_")
 
 
 class Process:
@@ -248,3 +248,33 @@ class Proxy(Process):
             return http_ok(self.url + "/docs")
 
         wait_until(ready, timeout=timeout, what="proxy /docs")
+
+
+class Gateway(Process):
+    """`python -m gateway` (LiveKit Inference offline) on a free port, for `server`'s keys."""
+
+    def __init__(self, server: LiveKitServer, port: int | None = None, **env: str) -> None:
+        self.port = port or free_port()
+        super().__init__(
+            "gateway",
+            [sys.executable, "-m", "gateway"],
+            base_env(server, GATEWAY_PORT=str(self.port), **env),
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        def ready() -> bool:
+            self.check_running()
+            return http_ok(self.url + "/health")
+
+        wait_until(ready, timeout=timeout, what="gateway /health")
+
+    def env_for_workers(self) -> dict[str, str]:
+        """What a worker needs to use it, as the stack gives every worker it runs."""
+        return {
+            "LIVEKIT_INFERENCE_URL": self.url,
+            "LIVEKIT_REMOTE_EOT_URL": self.url,
+        }

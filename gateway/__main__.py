@@ -1,0 +1,56 @@
+"""`python -m gateway`: LiveKit Inference offline on GATEWAY_HOST:GATEWAY_PORT
+(127.0.0.1:9100), its engines loaded before it answers, so a worker's first turn never
+waits for a model load. The start line says which engine serves which model names."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import time
+
+import uvicorn
+
+from devstack.settings import SettingsError, load_settings
+from gateway.app import create_app, describe
+from gateway.engines import load_engines
+
+logger = logging.getLogger("devstack.gateway")
+
+
+def main() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        sys.exit(f"gateway: {exc}")
+    started = time.monotonic()
+    engines = load_engines(settings)
+    served = describe(settings, engines)
+    logger.info(
+        "LiveKit Inference offline at %s (loaded in %.1f s): every STT model name -> %s; "
+        "every TTS model name -> %s; every LLM model name -> %s; turn detection -> %s",
+        settings.gateway_url,
+        time.monotonic() - started,
+        served["stt"],
+        served["tts"],
+        served["llm"],
+        served["eot"],
+    )
+    # A stop on purpose exits 0 (uvicorn raises the signal again for the handler before it).
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: sys.exit(0))
+    config = uvicorn.Config(
+        create_app(settings, engines),
+        host=settings.gateway_host,
+        port=settings.gateway_port,
+        log_level="warning",
+        ws_max_size=2 * 1024 * 1024,
+    )
+    uvicorn.Server(config).run()
+
+
+if __name__ == "__main__":
+    main()
