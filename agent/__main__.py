@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from agent import user_file
+from agent.inference import use_inference
 from agent.user_file import Launch
 from devstack.livekit import wait_for_server
 from devstack.settings import Settings, SettingsError, load_settings
@@ -30,6 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         settings = load_settings()
         uploads_to = upload_sessions_to_stack(settings)
+        use_inference(settings)
         settings = pool_settings(settings, uploads_to)
         if not (settings.agent_file or settings.agent_dir):
             settings.require_openai()  # only the built-in worker runs the OpenAI pipeline

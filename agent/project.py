@@ -23,6 +23,7 @@ from typing import Literal
 
 from dotenv import dotenv_values
 
+from agent.inference import STACK_OWNED, route_project_inference
 from devstack.crash import MODEL_FILES_FIX
 from devstack.settings import Settings
 
@@ -33,7 +34,7 @@ LAYOUTS = ("src/agent.py", "agent.py")
 # The project's own env files, later wins: what `load_dotenv(".env.local")` reads.
 ENV_FILES = (".env", ".env.local")
 # Set by the stack, whatever the project's env says: rooms and dispatch stay local.
-STACK_OWNED = ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET")
+
 OLDEST_SUPPORTED = (1, 2)
 JWT_MIN_KEY_BYTES = 32  # PyJWT's InsecureKeyLengthWarning below this, for HS256
 # The stack's Python environment must not leak into the project's.
@@ -234,25 +235,7 @@ def project_environment(project: Project, settings: Settings) -> tuple[dict[str,
             f"the project's env sets {', '.join(theirs)}: the local server ({settings.livekit_url}) "
             "and its keys win, so rooms and dispatch stay on this stack"
         )
-    cloud_url, key, secret = (own.get(k, "") for k in STACK_OWNED)
-    if own.get("LIVEKIT_INFERENCE_API_KEY"):
-        notes.append("LiveKit Inference uses the project's own LIVEKIT_INFERENCE_API_KEY")
-    elif ".livekit.cloud" in cloud_url and key and secret:
-        # livekit-agents takes Inference's credentials apart from the server's
-        # (inference/_utils.py), so Inference stays on the Cloud project online.
-        env["LIVEKIT_INFERENCE_API_KEY"], env["LIVEKIT_INFERENCE_API_SECRET"] = key, secret
-        if ".staging.livekit.cloud" in cloud_url and not own.get("LIVEKIT_INFERENCE_URL"):
-            env["LIVEKIT_INFERENCE_URL"] = "https://agent-gateway.staging.livekit.cloud/v1"
-        notes.append(
-            f"LiveKit Inference keeps your Cloud project's key ({cloud_url}) as "
-            "LIVEKIT_INFERENCE_API_KEY/SECRET: it works online, rooms stay local"
-        )
-    else:
-        notes.append(
-            "no LiveKit Cloud key in the project's env: LiveKit Inference (inference.STT/LLM/TTS, "
-            '"provider/model" strings) cannot work here; the doctor says session_failed if your '
-            "agent uses it"
-        )
+    notes.append(route_project_inference(env, own, settings))
     env.update(
         LIVEKIT_URL=settings.livekit_url,
         LIVEKIT_API_KEY=settings.livekit_api_key,

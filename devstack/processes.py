@@ -184,7 +184,9 @@ class AgentWorker(Process):
                 AGENT_HTTP_PORT=str(self.http_port),
                 # No session uploads unless asked for (insights_env): a worker uploading to
                 # a proxy that is not there retries, and its job's teardown waits for that.
-                **{"DEVSTACK_INSIGHTS": "off", **env},
+                # No Inference gateway unless one is given (Gateway.env_for_workers): off is
+                # today's self-hosted behaviour, which most tests reproduce.
+                **{"DEVSTACK_INSIGHTS": "off", "DEVSTACK_INFERENCE": "off", **env},
             ),
         )
 
@@ -273,8 +275,5 @@ class Gateway(Process):
         wait_until(ready, timeout=timeout, what="gateway /health")
 
     def env_for_workers(self) -> dict[str, str]:
-        """What a worker needs to use it, as the stack gives every worker it runs."""
-        return {
-            "LIVEKIT_INFERENCE_URL": self.url,
-            "LIVEKIT_REMOTE_EOT_URL": self.url,
-        }
+        """What a stack worker (AgentWorker) needs to use this gateway, as `make dev`'s do."""
+        return {"DEVSTACK_INFERENCE": "local", "GATEWAY_PORT": str(self.port)}

@@ -26,6 +26,19 @@ def main() -> None:
         settings = load_settings()
     except SettingsError as exc:
         sys.exit(f"gateway: {exc}")
+    # A stop on purpose exits 0 (uvicorn raises the signal again for the handler before it).
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: sys.exit(0))
+    if settings.inference != "local":
+        # Stays up doing nothing: honcho stops every process when one exits.
+        where = {"cloud": "LiveKit Cloud (the project's key)", "off": "nowhere"}
+        logger.info(
+            "DEVSTACK_INFERENCE=%s: no engines loaded; workers' LiveKit Inference goes %s",
+            settings.devstack_inference,
+            where[settings.inference],
+        )
+        while True:
+            signal.pause()
     started = time.monotonic()
     engines = load_engines(settings)
     served = describe(settings, engines)
@@ -39,9 +52,6 @@ def main() -> None:
         served["llm"],
         served["eot"],
     )
-    # A stop on purpose exits 0 (uvicorn raises the signal again for the handler before it).
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: sys.exit(0))
     config = uvicorn.Config(
         create_app(settings, engines),
         host=settings.gateway_host,

@@ -35,6 +35,7 @@ def needed(settings: Settings) -> list[Port]:
         Port(7881, "tcp", "livekit-server ICE/TCP (livekit.yaml rtc.tcp_port)"),
         Port(7882, "udp", "livekit-server media (livekit.yaml rtc.udp_port)"),
         Port(settings.proxy_port, "tcp", "the proxy (PROXY_PORT)"),
+        Port(settings.gateway_port, "tcp", "the Inference gateway (GATEWAY_PORT)"),
         Port(settings.agent_http_port, "tcp", "the worker's health server (AGENT_HTTP_PORT)"),
     ]
 

@@ -13,6 +13,7 @@ from livekit import api
 
 from devstack.cluster import nodes_view, redis_answers
 from devstack.crash import agent_crash
+from devstack.inference_status import inference_status
 from devstack.livekit import SERVER_ERRORS
 from devstack.rooms import AGENT_WAIT_SECONDS
 from devstack.state import PROCESSES, PROJECTS, read_states
@@ -47,8 +48,10 @@ async def health(request: Request, lk: LiveKit, settings: SettingsDep) -> dict[s
         server.update(reachable=True, detail=livekit_refused(settings.livekit_url, exc).detail)
     except (aiohttp.ClientError, TimeoutError) as exc:
         server["detail"] = f"{type(exc).__name__}: {exc}"
-    worker, pool = await asyncio.gather(
-        fetch_worker_status(settings.worker_health_url), pool_statuses(settings.state_dir)
+    worker, pool, inference = await asyncio.gather(
+        fetch_worker_status(settings.worker_health_url),
+        pool_statuses(settings.state_dir),
+        inference_status(settings),
     )
     expected = settings.livekit_agent_name
     if settings.own_agent:  # your own worker names itself; the pool just told us how
@@ -83,6 +86,9 @@ async def health(request: Request, lk: LiveKit, settings: SettingsDep) -> dict[s
             "started_at": request.app.state.started_at,
             "resumed_deliveries": request.app.state.resumed,
         },
+        # LiveKit Inference: the stack's offline gateway (and what serves each kind of
+        # model), LiveKit Cloud, or off (DEVSTACK_INFERENCE).
+        "inference": inference,
         # Your own agent project (AGENT_DIR): its kind, Python, livekit-agents, model files.
         "projects": read_states(settings.state_dir, PROJECTS),
         # Several nodes (LIVEKIT_NODES): each node, the workers on it, and the shared Redis.

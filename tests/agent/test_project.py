@@ -72,11 +72,25 @@ def test_the_stack_wins_and_a_cloud_key_goes_to_inference(tmp_path: Path) -> Non
     assert not any("s3" in note for note in notes), "a secret is never logged"
 
 
-def test_without_a_cloud_key_inference_is_said_not_to_work(tmp_path: Path) -> None:
+def test_without_a_cloud_key_inference_goes_to_the_gateway(tmp_path: Path) -> None:
+    """DEVSTACK_INFERENCE=auto with no Cloud key: the stack's offline gateway, its keys."""
     write(tmp_path / "requirements.txt")
     write(tmp_path / "agent.py")
-    env, notes = project_environment(find_project(str(tmp_path), None), load_settings())
-    assert "LIVEKIT_INFERENCE_API_KEY" not in env
+    settings = load_settings(devstack_inference="auto")
+    env, notes = project_environment(find_project(str(tmp_path), None), settings)
+    assert env["LIVEKIT_INFERENCE_URL"] == env["LIVEKIT_REMOTE_EOT_URL"] == settings.gateway_url
+    assert env["LIVEKIT_INFERENCE_API_KEY"] == settings.livekit_api_key
+    assert any("offline gateway" in n for n in notes)
+    assert not any(settings.livekit_api_secret in n for n in notes), "a secret is never logged"
+
+
+def test_with_inference_off_it_is_said_not_to_work(tmp_path: Path) -> None:
+    """DEVSTACK_INFERENCE=off: no Inference at all, as a self-hosted server without Cloud."""
+    write(tmp_path / "requirements.txt")
+    write(tmp_path / "agent.py")
+    settings = load_settings(devstack_inference="off")
+    env, notes = project_environment(find_project(str(tmp_path), None), settings)
+    assert "LIVEKIT_INFERENCE_API_KEY" not in env and "LIVEKIT_INFERENCE_URL" not in env
     assert any("LiveKit Inference" in n and "cannot work here" in n for n in notes)
 
 
