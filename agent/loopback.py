@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 
+import numpy as np
 from livekit import rtc
 from livekit.agents import JobContext, vad
 from livekit.agents.telemetry import tracer
@@ -19,6 +20,10 @@ from agent.state import CHAT_TOPIC, say_text, set_state
 LEAVE_COMMAND = "/leave"
 SAMPLE_RATE = 16000  # Silero's native rate: no resampling on the way in
 SUBSCRIBE_WAIT_SECONDS = 2.0
+# Frames of 50 ms, not the SDK's 10 ms: a fifth of the Python wake-ups per listened track.
+FRAME_MS = 50
+# About -60 dBFS (int16 RMS): below it a frame is silence, a muted or silent microphone.
+SILENCE_RMS = 30.0
 logger = logging.getLogger("devstack.agent.loopback")
 
 
@@ -75,19 +80,30 @@ class Loopback:
         self._spawn(reply())
 
     async def _listen(self, track: rtc.Track, identity: str) -> None:
-        stream = rtc.AudioStream.from_track(track=track, sample_rate=SAMPLE_RATE, num_channels=1)
+        stream = rtc.AudioStream.from_track(
+            track=track, sample_rate=SAMPLE_RATE, num_channels=1, frame_size_ms=FRAME_MS
+        )
         vad_stream = self._vad.stream()
+        speaking = False
 
         async def feed() -> None:
+            # A person in the room who says nothing would cost the VAD's model a run every
+            # frame: silence is not fed to it, except while it is in speech (it needs the
+            # pause to call the utterance finished).
             async for event in stream:
-                vad_stream.push_frame(event.frame)
+                if speaking or not _silent(event.frame):
+                    vad_stream.push_frame(event.frame)
             vad_stream.end_input()
 
         feeder = asyncio.create_task(feed())
         try:
             async for event in vad_stream:
-                if event.type == vad.VADEventType.END_OF_SPEECH and event.frames:
-                    await self._echo(event.frames, event.speech_duration, identity)
+                if event.type == vad.VADEventType.START_OF_SPEECH:
+                    speaking = True
+                if event.type == vad.VADEventType.END_OF_SPEECH:
+                    speaking = False
+                    if event.frames:
+                        await self._echo(event.frames, event.speech_duration, identity)
         finally:
             feeder.cancel()
             await vad_stream.aclose()
@@ -133,3 +149,8 @@ class Loopback:
             await source.capture_frame(frame)
         await source.wait_for_playout()
         await set_state(room, "listening")
+
+
+def _silent(frame: rtc.AudioFrame) -> bool:
+    samples = np.frombuffer(frame.data, dtype=np.int16).astype(np.float32)
+    return samples.size == 0 or float(np.sqrt(np.mean(samples**2))) < SILENCE_RMS

@@ -8,6 +8,7 @@ from typing import Any
 
 import httpx
 
+from devstack.local_http import client_for
 from devstack.settings import Settings
 
 TIMEOUT_SECONDS = 1.0
@@ -27,7 +28,7 @@ async def inference_status(settings: Settings) -> dict[str, Any]:
     if mode != "local":
         return out
     try:
-        async with httpx.AsyncClient(timeout=TIMEOUT_SECONDS) as client:
+        async with client_for(settings.gateway_url, TIMEOUT_SECONDS) as client:
             served = (await client.get(f"{settings.gateway_url}/health")).json()
     except (httpx.HTTPError, ValueError) as exc:
         return {**out, "up": False, "detail": f"{type(exc).__name__}: {exc}"}

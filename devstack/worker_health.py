@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from devstack.local_http import client_for
 from devstack.settings import Settings
 from devstack.state import WORKERS, read_states
 
@@ -32,7 +33,7 @@ async def fetch_worker_status(url: str, timeout: float = 2.0) -> WorkerStatus:
     """GET / (200 OK, or 503 when it failed to connect to livekit) and GET /worker."""
     base = url.rstrip("/")
     try:
-        async with httpx.AsyncClient(timeout=timeout) as client:
+        async with client_for(base, timeout) as client:
             health = await client.get(base + "/")
             info = await client.get(base + "/worker")
     except httpx.HTTPError as exc:
