@@ -40,7 +40,10 @@ def main() -> None:
         while True:
             signal.pause()
     started = time.monotonic()
-    engines = load_engines(settings)
+    try:
+        engines = load_engines(settings)
+    except RuntimeError as exc:  # an engine's EngineError: one line naming the setting
+        sys.exit(f"gateway: {exc}")
     served = describe(settings, engines)
     logger.info(
         "LiveKit Inference offline at %s (loaded in %.1f s): every STT model name -> %s; "

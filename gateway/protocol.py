@@ -65,5 +65,6 @@ async def fail(websocket: WebSocket, code: str, message: str, **fields: Any) -> 
     logger.info("closing a session: %s (%s)", message, code)
     await send(websocket, {"type": "error", "code": code, "message": message, **fields})
     if websocket.client_state == WebSocketState.CONNECTED:
-        with contextlib.suppress(RuntimeError, OSError):
+        # The client may be gone already: nothing left to close, and nothing to report.
+        with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):
             await websocket.close(code=1008 if code != "internal" else 1011)
