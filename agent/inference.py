@@ -33,8 +33,9 @@ def use_inference(settings: Settings) -> str:
 
 def route_project_inference(env: dict[str, str], own: dict[str, str], settings: Settings) -> str:
     """AGENT_DIR: set in the project's `env` (its own .env values are `own`); returns the
-    note saying where Inference goes. `auto` keeps a Cloud key the project has (issue 23's
-    mapping of its LIVEKIT_URL key), else the gateway."""
+    note saying where Inference goes. `auto` keeps a Cloud key the project has (its
+    LIVEKIT_URL's key, mapped to Inference's), else the gateway. `cloud` and `off` never use
+    the gateway: a Cloud key the project has still reaches Cloud, as without the stack."""
     cloud_url, key, secret = (own.get(k, "") for k in STACK_OWNED)
     own_key = bool(own.get("LIVEKIT_INFERENCE_API_KEY"))
     cloud = own_key or (".livekit.cloud" in cloud_url and bool(key and secret))
@@ -48,8 +49,8 @@ def route_project_inference(env: dict[str, str], own: dict[str, str], settings: 
     for name in gateway_variables(settings):
         if name not in own:  # inherited from the stack's own process: not for Cloud or off
             env.pop(name, None)
-    if mode == "off" or not cloud:
-        why = "DEVSTACK_INFERENCE=off" if mode == "off" else "no LiveKit Cloud key in its env"
+    if not cloud:
+        why = f"DEVSTACK_INFERENCE={mode} and no LiveKit Cloud key in the project's env"
         return (
             f'{why}: LiveKit Inference (inference.STT/LLM/TTS, "provider/model" strings) '
             "cannot work here; the doctor says session_failed if your agent uses it"

@@ -88,9 +88,7 @@ class Settings(BaseSettings):
     # --- LiveKit Inference offline (gateway/): auto is the gateway unless the env holds a
     # Cloud key (LIVEKIT_INFERENCE_API_KEY), local always the gateway, cloud LiveKit's own
     # service, off no Inference at all (as a self-hosted server without Cloud).
-    devstack_inference: Literal["auto", "local", "cloud", "off"] = Field(
-        "auto", examples=["auto"]
-    )
+    devstack_inference: Literal["auto", "local", "cloud", "off"] = Field("auto", examples=["auto"])
     gateway_host: str = Field("127.0.0.1", examples=["127.0.0.1"])
     gateway_port: int = Field(9100, ge=1, le=65535, examples=[9100])
     # Any faster-whisper model (a size such as "base.en" needs the model hub; a directory

@@ -85,7 +85,7 @@ def test_without_a_cloud_key_inference_goes_to_the_gateway(tmp_path: Path) -> No
 
 
 def test_with_inference_off_it_is_said_not_to_work(tmp_path: Path) -> None:
-    """DEVSTACK_INFERENCE=off: no Inference at all, as a self-hosted server without Cloud."""
+    """DEVSTACK_INFERENCE=off and no Cloud key: no Inference, as a self-hosted server."""
     write(tmp_path / "requirements.txt")
     write(tmp_path / "agent.py")
     settings = load_settings(devstack_inference="off")
