@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 import time
+import warnings
 
 import uvicorn
 
@@ -16,6 +17,11 @@ from gateway.app import create_app, describe
 from gateway.engines import load_engines
 
 logger = logging.getLogger("devstack.gateway")
+
+
+# uvicorn 0.54 deprecates the implementation chosen below (gateway/__main__.py main), and
+# says so on every start; it is the one that refuses a handshake without an ERROR line.
+warnings.filterwarnings("ignore", message=r"The `websockets` implementation is deprecated")
 
 
 def main() -> None:
@@ -61,6 +67,9 @@ def main() -> None:
         port=settings.gateway_port,
         log_level="warning",
         ws_max_size=2 * 1024 * 1024,
+        # uvicorn's newer WebSocket implementation logs an ERROR for every handshake refused
+        # with a response (the 401 of the door, the 501 of /eot): this one does not.
+        ws="websockets",
     )
     uvicorn.Server(config).run()
 
