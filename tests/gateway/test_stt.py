@@ -180,7 +180,6 @@ async def test_a_sentence_gets_interims_then_a_final_with_word_timings(
         f"(endpointing silence 0.5 s; the final's Whisper call {whisper:.2f} s; "
         f"{latency / (0.5 + whisper):.2f}x their sum)"
     )
-    assert latency < 5
 
 
 async def test_two_utterances_in_one_stream_give_two_finals(
