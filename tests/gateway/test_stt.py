@@ -33,7 +33,7 @@ pytestmark = pytest.mark.integration
 FIRST = "Can you remind me to call my mother tomorrow morning?"
 SECOND = "How long does it take to drive from Boston to New York?"
 LEAD = 0.5  # seconds of silence before the first words
-GAP = 1.5  # seconds of silence between and after utterances: more than the endpointing's
+GAP = 2.5  # seconds of silence between and after utterances: more than the endpointing's
 
 
 @dataclass
