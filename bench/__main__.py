@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import sdk_floor
+from bench.idle import WINDOW_SECONDS as IDLE_SECONDS
+from bench.idle import measure as measure_idle
 from bench.measure import Mode, Target
 from bench.report import markdown, write
 from bench.runs import Progress, bursts, sequential
@@ -89,6 +91,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="py-spy the stack's worker in the largest burst (writes profile.svg)",
     )
     p.add_argument(
+        "--idle-seconds",
+        type=float,
+        default=IDLE_SECONDS,
+        help="the idle phase's window: the stack up, the debug page open in Chromium, the "
+        "agent joined, nobody speaking; the proxy's and the worker's CPU (0 skips it)",
+    )
+    p.add_argument(
         "--use-running",
         action="store_true",
         help="measure the `make dev` stack instead of starting one; explicit and token only",
@@ -133,7 +142,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         total += (args.rooms + max(levels, default=0)) * len(KNOBS) if args.knobs else 0
         total += sum(sdk_floor_levels(args, levels)) * len(SDK_FLOOR_PROCESSES)
     total += FLOOR_ROUNDS + sum(levels)
-    progress = Progress(total)
+    with_idle = args.idle_seconds > 0 and not args.use_running
+    progress = Progress(total + with_idle)
+    if with_idle:
+        # First, on a stack of its own (supervised, as `make dev` runs it), before the
+        # bursts leave anything running.
+        result["idle"] = measure_idle(args.idle_seconds)
+        progress.step("idle: the debug page open, nobody speaking")
     if args.use_running:
         stack = running_stack()
         target = _target(stack, settings.livekit_agent_name)

@@ -9,6 +9,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from bench import idle
 from bench.measure import Join
 from bench.plot import plot
 from bench.targets import TARGETS
@@ -134,6 +135,8 @@ def markdown(result: dict[str, Any]) -> str:
             f"| {_cell(s['max_ms'])} | {ratio(s['p50_ms'], one['p50_ms'])} | {ratio(s['p95_ms'], one['p95_ms'])} |"
         )
     lines += _bursts_table(result, ours, base)
+    if result.get("idle"):
+        lines += idle.markdown(result["idle"])
     lines += _floor_table(result)
     lines += _sdk_floor_table(result)
     lines += _steps_table(result)
@@ -331,6 +334,8 @@ def verdicts(result: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         lost = sum(c["summary"]["lost"] for c in result["start_mode"])
         rooms = sum(c["summary"]["rooms"] for c in result["start_mode"])
         row("production (`start`) mode bursts", f"{lost} of {rooms} lost", "0 lost", lost == 0)
+    for measure, now, target, ok in idle.verdicts(result["idle"]) if result.get("idle") else ():
+        row(measure, now, target, ok)
     return out
 
 

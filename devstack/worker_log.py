@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass
+import threading
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from devstack.crash import plain
+from devstack.log_lines import NewLines
 
 LOGS = "logs"
 # livekit-agents' colored format: "2026-12-03 11:32:52,940 - ERROR livekit.agents - text {extra}"
@@ -96,20 +98,31 @@ def _json_record(line: str) -> tuple[str, float, list[str]] | None:
     return str(record.get("level", "")), at, text
 
 
-def _records(lines: list[str]) -> list[tuple[str, float, list[str]]]:
-    """(level, time, lines) of each record; a traceback belongs to the record before it."""
-    records: list[tuple[str, float, list[str]]] = []
-    for raw in lines:
+Record = tuple[str, float, list[str]]  # (level, time, lines)
+
+
+class _Records:
+    """Groups log lines into records as they come; a traceback belongs to the record
+    before it, so a record is known complete only once the next one starts."""
+
+    def __init__(self) -> None:
+        self.current: Record | None = None
+
+    def feed(self, raw: str) -> Record | None:
+        """Take one line; return the record it completes, if it starts a new one."""
         line = plain(raw)
         if line.startswith("{") and (record := _json_record(line)):
-            records.append(record)
-            continue
+            return self._start(record)
         match = RECORD.match(line)
         if match:
-            records.append((match["level"], _when(match["ts"]), [match["msg"]]))
-        elif records and line and not line.startswith("["):
-            records[-1][2].append(line)
-    return records
+            return self._start((match["level"], _when(match["ts"]), [match["msg"]]))
+        if self.current and line and not line.startswith("["):
+            self.current[2].append(line)
+        return None
+
+    def _start(self, record: Record) -> Record | None:
+        done, self.current = self.current, record
+        return done
 
 
 def _failure(level: str, at: float, text: list[str]) -> JobFailure | None:
@@ -147,22 +160,45 @@ def _failure(level: str, at: float, text: list[str]) -> JobFailure | None:
     )
 
 
-def failures_in(lines: list[str]) -> list[JobFailure]:
+class _Tally:
     """Each job's failures, one per job and kind (the first, with how often it recurred)."""
-    seen: dict[tuple[str, str], JobFailure] = {}
-    for level, at, text in _records(lines):
-        failure = _failure(level, at, text)
-        if failure is None:
-            continue
-        key = (failure.job_id, failure.kind)
-        if key in seen:
-            seen[key].count += 1
-            seen[key].severe |= failure.severe
-        else:
-            seen[key] = failure
-    # One retry that then worked is not a failing session.
-    failing = [f for f in seen.values() if f.severe or f.count >= RETRIES_THAT_FAIL]
-    return sorted(failing, key=lambda f: f.at)
+
+    def __init__(self) -> None:
+        self.seen: dict[tuple[str, str], JobFailure] = {}
+
+    def add(self, record: Record) -> None:
+        _count(self.seen, record)
+
+    def failing(self, pending: Record | None) -> list[JobFailure]:
+        """Copies of the failures, with the record still open counted as it reads now (a
+        session that closed on its error is shown before the worker logs anything else)."""
+        seen = {key: replace(f) for key, f in self.seen.items()}
+        if pending is not None:
+            _count(seen, pending)
+        # One retry that then worked is not a failing session.
+        failing = [f for f in seen.values() if f.severe or f.count >= RETRIES_THAT_FAIL]
+        return sorted(failing, key=lambda f: f.at)
+
+
+def _count(seen: dict[tuple[str, str], JobFailure], record: Record) -> None:
+    failure = _failure(*record)
+    if failure is None:
+        return
+    key = (failure.job_id, failure.kind)
+    if key in seen:
+        seen[key].count += 1
+        seen[key].severe |= failure.severe
+    else:
+        seen[key] = failure
+
+
+def failures_in(lines: list[str]) -> list[JobFailure]:
+    """Each job's failures in `lines`, one per job and kind."""
+    records, tally = _Records(), _Tally()
+    for line in lines:
+        if (done := records.feed(line)) is not None:
+            tally.add(done)
+    return tally.failing(records.current)
 
 
 def log_paths(state_dir: Path) -> list[Path]:
@@ -171,25 +207,58 @@ def log_paths(state_dir: Path) -> list[Path]:
     return sorted(folder.glob("agent*.log")) if folder.is_dir() else []
 
 
-def _tail(path: Path) -> str:
-    """The log's last READ_BYTES (the page asks every 2 s; a room's jobs are recent)."""
-    with path.open("rb") as f:
-        size = f.seek(0, 2)
-        f.seek(max(0, size - READ_BYTES))
-        return f.read().decode(errors="replace")
+class _FollowedLog:
+    """One worker log, read on from where the previous read stopped: a page asking every
+    few seconds costs the lines written meanwhile, not the log again. Its first read takes
+    the last READ_BYTES (a room's jobs are recent)."""
+
+    def __init__(self, path: Path) -> None:
+        self.lines = NewLines(path, tail=READ_BYTES)
+        self._restart()
+
+    def _restart(self) -> None:
+        self.records, self.tally = _Records(), _Tally()
+        self.restarts = self.lines.restarts
+
+    def read(self) -> list[JobFailure]:
+        new = self.lines()
+        if self.lines.restarts != self.restarts:
+            self._restart()  # cut, or begun anew by a new `make dev`: its old failures went
+        for line in new:
+            if (done := self.records.feed(line)) is not None:
+                self.tally.add(done)
+        return self.tally.failing(self.records.current)
+
+
+class WorkerLogs:
+    """The job failures in the stack's worker logs, each log followed as it grows. Calls may
+    come from several threads (the proxy reads in a thread per request)."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self._logs: dict[Path, _FollowedLog] = {}
+        self._lock = threading.Lock()
+
+    def failures(self, *, room: str | None = None, since: float = 0) -> list[JobFailure]:
+        """For `room` if given, since `since` (epoch seconds)."""
+        found: list[JobFailure] = []
+        with self._lock:
+            paths = log_paths(self.state_dir)
+            for gone in set(self._logs) - set(paths):
+                del self._logs[gone]
+            for path in paths:
+                try:
+                    log = self._logs.get(path) or self._logs.setdefault(path, _FollowedLog(path))
+                    found += log.read()
+                except OSError:  # removed meanwhile: followed again if it comes back
+                    self._logs.pop(path, None)
+        # A second of slack: the log's clock has millisecond stamps, the server's ages tenths.
+        return [f for f in found if (room is None or f.room == room) and f.at >= since - 1]
 
 
 def read_failures(
     state_dir: Path, *, room: str | None = None, since: float = 0
 ) -> list[JobFailure]:
-    """The job failures in the stack's worker logs, for `room` if given, since `since`."""
-    found: list[JobFailure] = []
-    for path in log_paths(state_dir):
-        try:
-            lines = _tail(path).splitlines()
-        except OSError:
-            continue
-        found += failures_in(lines)
-    return [
-        f for f in found if (room is None or f.room == room) and f.at >= since - 1
-    ]  # a second of slack: the log's clock has millisecond stamps, the server's ages tenths
+    """The job failures in the last READ_BYTES of each of the stack's worker logs, for
+    `room` if given, since `since` (the doctor's one look)."""
+    return WorkerLogs(state_dir).failures(room=room, since=since)

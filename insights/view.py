@@ -1,10 +1,13 @@
 """One stored session as the API and the sessions page show it: the spans as a tree, the
-turns with their latencies, the logs, the transcript, the errors where they happened."""
+turns with their latencies and metric points (turn_metrics.py), the logs, the transcript,
+the errors where they happened."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
+
+from insights import turn_metrics
 
 # Per-turn figures livekit-agents puts on its spans (telemetry/trace_types.py), seconds.
 TURN_FIGURES = {
@@ -44,8 +47,12 @@ def summary(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def detail(row: dict[str, Any], dispatch: dict[str, Any] | None) -> dict[str, Any]:
-    """GET /api/sessions/{job_id}."""
+def detail(
+    row: dict[str, Any],
+    dispatch: dict[str, Any] | None,
+    metrics: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """GET /api/sessions/{job_id}; `metrics` the store's metric points of the session."""
     report = row["report"] or {}
     chat = json.loads(report["chat_history"]) if report.get("chat_history") else None
     report_summary = json.loads(report["summary"]) if report.get("summary") else {}
@@ -55,6 +62,10 @@ def detail(row: dict[str, Any], dispatch: dict[str, Any] | None) -> dict[str, An
     # but a failed tool call or a failed evaluation (logged as errors) is still an error.
     logs = [r for r in every_log if r["logger"] not in REPORT_LOGGERS]
     transcript = _messages(chat) if chat else _messages_from_logs(row["logs"])
+    turn_rows = turns(spans)
+    per_turn, session_points = turn_metrics.place(turn_rows, spans, metrics or [], TURN_FIGURES)
+    for turn in turn_rows:
+        turn["metrics"] = per_turn.get(turn["span_id"], [])
     return {
         "job_id": row["job_id"],
         "room": row["room"],
@@ -65,7 +76,8 @@ def detail(row: dict[str, Any], dispatch: dict[str, Any] | None) -> dict[str, An
         "duration_s": _duration({**row, "duration_ms": report.get("duration_ms")}),
         "dispatch": with_worker_steps(dispatch, spans),
         "spans": tree(spans),
-        "turns": turns(spans),
+        "turns": turn_rows,
+        "metrics": session_points,
         "logs": logs,
         "transcript": transcript,
         "errors": errors(spans, every_log),

@@ -18,13 +18,15 @@ from fastapi.middleware.cors import CORSMiddleware
 from devstack.livekit import settings_client
 from devstack.server_log import WorkerRegistry, follow
 from devstack.settings import Settings
+from devstack.worker_log import WorkerLogs
 from insights.routes import sessions, uploads
 from insights.store import InsightStore
 from proxy.delivery import DeliveryWatcher
 from proxy.delivery_rescues import ServerLogRescues
 from proxy.delivery_upkeep import sweep
+from proxy.disconnects import QuietDisconnects
 from proxy.dispatcher import Dispatcher
-from proxy.durable import DurableState, keep, restore, save_on_change
+from proxy.durable import DurableState, restore, save_on_change
 from proxy.errors import ERROR_RESPONSES, install_error_handlers
 from proxy.metrics import DeliveryMetrics
 from proxy.models import ROOM_SCHEMA
@@ -64,12 +66,13 @@ def create_app(settings: Settings) -> FastAPI:
         store = DurableState(settings.state_dir, str(settings.proxy_port))
         saved = await asyncio.to_thread(store.load)
         app.state.resumed = restore(watcher, saved) if saved else 0
-        save_on_change(watcher, store)
+        save = save_on_change(watcher, store)
+        # Followed as it grows: the page asks for a room's job failures every few seconds.
+        app.state.worker_logs = WorkerLogs(settings.state_dir)
         app.state.started_at = time.time()
         if saved:
             logger.info("resumed %d followed dispatches from %s", app.state.resumed, store.path)
         background = [
-            asyncio.create_task(keep(watcher, store)),
             *(
                 asyncio.create_task(follow(path, registry, node))
                 for node, path in settings.server_logs.items()
@@ -93,6 +96,7 @@ def create_app(settings: Settings) -> FastAPI:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await watcher.aclose()
+        save()  # a clean stop: once more, should the last write have failed
         await lk.aclose()
 
     origins = allowed_origins(settings)
@@ -112,6 +116,9 @@ def create_app(settings: Settings) -> FastAPI:
         allow_headers=list(CORS_HEADERS),
     )
     app.add_middleware(HostGuard, hosts=allowed_hosts(settings), origins=frozenset(origins))
+    # Outermost of ours, inside Starlette's own error middleware: a client that went away
+    # is an INFO line wherever it is noticed, never an "Exception in ASGI application".
+    app.add_middleware(QuietDisconnects)
     install_error_handlers(app, settings.livekit_url)
     routers = (
         tokens,

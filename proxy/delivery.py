@@ -116,7 +116,7 @@ class DeliveryWatcher:
         from it when this participant's join creates the room (none if the room existed)."""
         self.tokens[(room, identity)] = agents
         self.token_times[(room, identity)] = time.time()
-        self._changed()
+        self.changed()
 
     def forget(self, room: str, agent_name: str) -> None:
         """The stack itself lets this agent go (a switch): its leaving is not a loss."""
@@ -131,8 +131,10 @@ class DeliveryWatcher:
             name = agent_name_of(p)
             if name is not None:
                 self.agent_joined(room, name, p.identity)
-            else:
-                for agent_name, metadata in self.tokens.pop((room, p.identity), []):
+            elif (room, p.identity) in self.tokens:
+                agents = self.tokens.pop((room, p.identity))
+                self.changed()  # the token is used: forgotten, whatever comes of it
+                for agent_name, metadata in agents:
                     await self._adopt_token_dispatch(room, agent_name, metadata)
         elif event.event in ("participant_left", "participant_connection_aborted"):
             name = agent_name_of(p)
@@ -142,6 +144,7 @@ class DeliveryWatcher:
             for table in (self.deliveries, self.tokens, self.token_times, self.early):
                 for key in [k for k in table if k[0] == room]:
                     table.pop(key)
+            self.changed()
 
     def agent_joined(self, room: str, name: str, identity: str) -> None:
         d = self.deliveries.get((room, name))
@@ -209,6 +212,7 @@ class DeliveryWatcher:
         # Cleared first: the removal's webhook (PARTICIPANT_REMOVED) is not a departure on
         # purpose of the agent this delivery follows.
         d.agent_identity, d.state = "", "lost"
+        self.changed()
         with contextlib.suppress(*API_ERRORS):
             await self.lk.room.remove_participant(
                 api.RoomParticipantIdentity(room=d.room, identity=identity)
@@ -224,6 +228,7 @@ class DeliveryWatcher:
         self.event(d, "agent lost", f"{why}; {people} in the room")
         if not people:
             d.state = "ended"
+            self.changed()
             return
         if not self.enabled:
             self.metrics.lost.labels(reason="agent_lost").inc()
@@ -236,8 +241,7 @@ class DeliveryWatcher:
                 d, "waiting", f"no worker named {name!r} registered yet; replacing when one does"
             )
             return
-        d.state = "redispatching"  # one re-dispatch at a time, whatever else arrives
-        self.spawn(self.redispatch(d, "agent lost"))
+        self.start_redispatch(d, "agent lost")
 
     # --- what it does -----------------------------------------------------------------
 
@@ -247,8 +251,13 @@ class DeliveryWatcher:
         if not self.enabled:
             d.state = "lost"
             self.metrics.lost.labels(reason=lost_reason).inc()
+            self.changed()
             return
+        self.start_redispatch(d, reason)
+
+    def start_redispatch(self, d: Delivery, reason: str) -> None:
         d.state = "redispatching"  # one re-dispatch at a time, whatever else arrives
+        self.changed()  # kept as waiting: a restarted proxy re-issues it (proxy/durable.py)
         self.spawn(self.redispatch(d, reason))
 
     async def redispatch(self, d: Delivery, reason: str) -> None:
@@ -280,6 +289,7 @@ class DeliveryWatcher:
                 d.state, d.agent_identity = "pending", ""
             if reason == "agent lost":
                 d.requested_at = time.time()  # the user waits again from now
+            self.changed()  # on disk before its agent can join: the join is matched by id
             with contextlib.suppress(*SERVER_ERRORS):  # gone with its job: the new one counts
                 await self.lk.agent_dispatch.delete_dispatch(old, d.room)
         self.metrics.redispatched.labels(reason=reason.replace(" ", "_")).inc()
@@ -309,11 +319,13 @@ class DeliveryWatcher:
     def event(self, d: Delivery, kind: str, message: str) -> None:
         """Every change of a delivery is told with an event, so each one is kept too."""
         self.events.add(d, kind, message)
-        self._changed()
+        self.changed()
 
-    def _changed(self) -> None:
-        for changed in self.on_change:
-            changed()
+    def changed(self) -> None:
+        """Tell on_change (proxy/durable.py writes the state through): every change of what
+        the watcher keeps calls this, events, counters and joins included."""
+        for listener in self.on_change:
+            listener()
 
     async def aclose(self) -> None:
         for task in list(self._tasks):

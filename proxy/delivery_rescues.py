@@ -30,8 +30,8 @@ class ServerLogRescues:
             if d.agent_name != worker.agent_name or d.state != "waiting_for_worker":
                 continue
             if w.enabled:
-                d.state = "redispatching"  # a pool registering twice re-issues it once
-                w.spawn(w.redispatch(d, "worker registered"))
+                # Its state says so at once: a pool registering twice re-issues it once.
+                w.start_redispatch(d, "worker registered")
             else:
                 w.metrics.lost.labels(reason="no_worker_at_dispatch").inc()
                 d.state = "lost"
@@ -62,9 +62,11 @@ class ServerLogRescues:
         since it started stay: a restarted proxy reads the log again from its start."""
         if node == "":
             started = self.registry.started.get(node, 0.0)
-            for key, d in list(self.watcher.deliveries.items()):
-                if d.requested_at < started:
-                    self.watcher.deliveries.pop(key)
+            gone = [k for k, d in self.watcher.deliveries.items() if d.requested_at < started]
+            for key in gone:
+                self.watcher.deliveries.pop(key)
+            if gone:
+                self.watcher.changed()
 
     def on_never_connected(self, room: str, identity: str) -> None:
         for d in list(self.watcher.deliveries.values()):

@@ -39,8 +39,8 @@ async def _sweep_once(watcher: DeliveryWatcher) -> None:
         if d.state in ("pending", "waiting_for_worker") and not d.warned and late:
             d.warned = True
             if await present(watcher, d):
-                continue  # it came, and its webhook did not reach the proxy
-            watcher.events.add(
+                continue  # it came, and its webhook did not reach the proxy (told and kept)
+            watcher.event(
                 d,
                 "no agent yet",
                 f"no agent {AGENT_WAIT_SECONDS:.0f} s after {d.dispatch_id} ({d.state}); "
@@ -64,13 +64,17 @@ async def present(watcher: DeliveryWatcher, d: Delivery) -> bool:
 
 def purge(watcher: DeliveryWatcher, now: float) -> None:
     """Forget tokens never used, early joins never claimed, and the oldest joins."""
-    for key in [k for k, t in watcher.token_times.items() if now - t > STALE_SECONDS]:
+    stale = [k for k, t in watcher.token_times.items() if now - t > STALE_SECONDS]
+    for key in stale:
         watcher.tokens.pop(key, None)
         watcher.token_times.pop(key, None)
     for key in [k for k, (_, t) in watcher.early.items() if now - t > AGENT_WAIT_SECONDS]:
-        watcher.early.pop(key)
+        watcher.early.pop(key)  # never kept on disk: nothing to save
+    crowded = len(watcher.joined) > MAX_REMEMBERED
     while len(watcher.joined) > MAX_REMEMBERED:
         watcher.joined.pop(next(iter(watcher.joined)))
+    if stale or crowded:
+        watcher.changed()
 
 
 def snapshot(watcher: DeliveryWatcher, room: str | None = None) -> dict[str, Any]:

@@ -1,16 +1,17 @@
 """The delivery watcher's state survives the proxy: kept in SQLite in the state dir
-(DEVSTACK_STATE_DIR/devstack.db), written at each change, read back at start. A proxy killed with -9 and restarted by its supervisor resumes every dispatch it
+(DEVSTACK_STATE_DIR/devstack.db), written at each change and only then, read back at
+start. A proxy killed with -9 and restarted by its supervisor resumes every dispatch it
 was following (one held for a worker that had not registered yet is still delivered when
 that worker registers), its tokens' room configs, its events and its counters."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,6 @@ from proxy.delivery_upkeep import STALE_SECONDS
 
 logger = logging.getLogger("devstack.proxy")
 DATABASE = "devstack.db"
-SAVE_EVERY = 0.5  # seconds: the safety net for changes that come without an event
 # The counters carried over (their labels with them); the join-time histogram starts anew.
 COUNTERS = ("requested", "delivered", "redispatched", "lost")
 
@@ -45,12 +45,13 @@ class DurableState:
             row = db.execute("SELECT value FROM kv WHERE key = ?", (self.key,)).fetchone()
         return json.loads(row[0]) if row else None
 
-    def save(self, data: dict[str, Any]) -> None:
+    def save(self, text: str) -> None:
+        """Store the state, as the JSON text of dump()."""
         with contextlib.closing(self._db()) as db, db:
             db.execute(
                 "INSERT INTO kv (key, value) VALUES (?, ?) "
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                (self.key, json.dumps(data)),
+                (self.key, text),
             )
 
 
@@ -113,34 +114,23 @@ def _restore(watcher: DeliveryWatcher, data: dict[str, Any]) -> int:
     return len(watcher.deliveries)
 
 
-def save_on_change(watcher: DeliveryWatcher, store: DurableState) -> None:
-    """Write through: a dispatch the proxy answered for is on disk before anything else
-    happens (a kill -9 right after the answer loses nothing); a write takes milliseconds."""
+def save_on_change(watcher: DeliveryWatcher, store: DurableState) -> Callable[[], None]:
+    """Write through, the one path the state takes to disk: every change the watcher makes
+    fires its on_change, and is on disk before anything else happens (a kill -9 right
+    after an answer loses nothing); a write takes milliseconds. Nothing is written while
+    nothing changes. Returns the save, for the clean stop's last one."""
+    last = ""
 
     def save() -> None:
+        nonlocal last
+        text = json.dumps(dump(watcher))
+        if text == last:
+            return  # fired by a step that changed nothing kept
         try:
-            store.save(dump(watcher))
-        except sqlite3.Error as exc:  # busy or locked: keep() tries again shortly
+            store.save(text)
+            last = text
+        except sqlite3.Error as exc:  # busy or locked: the next change writes it all again
             logger.warning("could not save the delivery state to %s: %s", store.path, exc)
 
     watcher.on_change.append(save)
-
-
-async def keep(watcher: DeliveryWatcher, store: DurableState) -> None:
-    """What changes without an event (counters, joins remembered) is saved a moment later,
-    until cancelled (then once more)."""
-    saved = json.dumps(dump(watcher))
-    try:
-        while True:
-            await asyncio.sleep(SAVE_EVERY)
-            now = json.dumps(dump(watcher))
-            if now == saved:
-                continue
-            try:
-                await asyncio.to_thread(store.save, json.loads(now))
-                saved = now
-            except sqlite3.Error as exc:  # busy or locked: the next round tries again
-                logger.warning("could not save the delivery state to %s: %s", store.path, exc)
-    finally:
-        with contextlib.suppress(sqlite3.Error):
-            store.save(dump(watcher))
+    return save

@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from livekit import api
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 
 from devstack.errors import ApiError, ErrorBody, error_body
 from devstack.livekit import SERVER_ERRORS
@@ -132,6 +133,11 @@ def install_error_handlers(app: FastAPI, livekit_url: str) -> None:
                 "See the API at /docs.",
                 headers=exc.headers,
             )
+        if isinstance(exc.__cause__, ClientDisconnect):
+            # FastAPI reads a JSON body before the route runs and turns a client that went
+            # away meanwhile into a 400; nobody is left to read it. proxy/disconnects.py
+            # logs it as what it is.
+            raise exc.__cause__
         if exc.status_code == 400 and isinstance(exc.__cause__, UnicodeError):
             # FastAPI answers a body that is not UTF-8 with a bare 400; it is bad JSON like
             # any other, so it gets the same 422 as a syntax error.

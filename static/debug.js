@@ -103,6 +103,7 @@ async function refreshStatus() {
   else if (!registered.known) pill("pill-worker", w.healthy ? "ok" : "bad", `worker "${w.agent_name || "(unnamed)"}" up`);
   else pill("pill-worker", "ok", `worker "${health.expected_agent_name}" registered`);
   renderWorkers(health);
+  followWorkers(health);
   noteProxyRestart(health);
   devstack.cluster = (health.nodes || []).length > 1;
   // Your own agent file names itself once its worker is up: follow it until you type a name.
@@ -166,6 +167,18 @@ let sessionStartedEpoch = 0; // watcher events from before this Connect are an e
 
 let registeredAgents = null; // null: unknown (no server log), else the names
 let nameEdited = false; // the user typed an agent name: the page stops following the default
+let workersKey = null; // the workers /api/health last listed
+
+// The list is asked for again when the workers change, not on a timer: /api/health (every
+// 5 s) lists them, and each /api/agents asks every worker of the pool for its load.
+function followWorkers(health) {
+  const registered = ((health.registered || {}).workers || []).map((w) => [w.worker_id, w.agent_name]);
+  const pool = (health.pool || []).map((w) => [w.name, w.agent_name, w.reachable]);
+  const key = JSON.stringify([registered, pool]);
+  if (key === workersKey) return;
+  workersKey = key;
+  refreshAgents();
+}
 
 async function refreshAgents() {
   let data;
@@ -434,6 +447,7 @@ async function connect(event) {
   showBanner("");
   startedAt = performance.now();
   sessionStartedEpoch = Date.now() / 1000;
+  failuresSince = null; // a new room, or the same name created anew
   setState("connecting");
   // The sessions page opens on this room's newest agent session.
   $("sessions-link").href = `/sessions?room=${encodeURIComponent(roomName)}`;
@@ -506,23 +520,34 @@ async function onTimeout(roomName, agentName, timeoutS) {
 
 // What the worker's own log says about this room's jobs: a crash before the agent joined,
 // or a session whose model services fail after it joined (the person hears nothing). Each
-// is logged once, and the doctor's verdict with its fix is shown.
+// is logged once, and the doctor's verdict with its fix is shown. The room itself is asked
+// for once, for when it was created (an earlier room of that name's jobs are not this
+// one's); then only the light endpoint, which asks the server nothing and reads the log on
+// from where it stopped.
 const failuresSeen = new Set();
+let failuresSince = null; // the joined room's created_at, epoch seconds; null: not known yet
 async function refreshJobFailures(roomName) {
-  let r;
+  let failures;
   try {
-    r = await api(`/api/rooms/${encodeURIComponent(roomName)}`);
+    if (failuresSince === null) {
+      const r = await api(`/api/rooms/${encodeURIComponent(roomName)}`);
+      failuresSince = Number(r.created_at) || 0;
+      failures = r.job_failures || [];
+    } else {
+      const r = await api(`/api/rooms/${encodeURIComponent(roomName)}/job-failures?since=${failuresSince}`);
+      failures = r.job_failures;
+    }
   } catch (err) {
     return;
   }
-  const fresh = (r.job_failures || []).filter((j) => !failuresSeen.has(`${j.job_id}:${j.kind}`));
+  const fresh = failures.filter((j) => !failuresSeen.has(`${j.job_id}:${j.kind}`));
   if (!fresh.length) return;
   for (const j of fresh) {
     failuresSeen.add(`${j.job_id}:${j.kind}`);
     const what = { crashed: "agent job crashed", model_files: "agent model files missing", session: "agent session failing" }[j.kind] || j.kind;
     log(what, `${j.job_id}: ${j.error}`, "bad");
   }
-  devstack.jobFailures = r.job_failures;
+  devstack.jobFailures = failures;
   await showDiagnosis(roomName, $("agent-name").value.trim(), false);
 }
 
@@ -629,15 +654,16 @@ async function init() {
   $("chat-form").addEventListener("submit", sendChat);
   $("copy-log").addEventListener("click", copyLog);
   $("agent-name").addEventListener("input", () => { nameEdited = true; markRegistered(); });
+  // Fresh when someone is about to pick from it.
+  $("agent-name").addEventListener("focus", refreshAgents);
+  $("other-agent").addEventListener("focus", refreshAgents);
   $("add-agent").addEventListener("click", () => addAgent(false));
   $("switch-agent").addEventListener("click", () => addAgent(true));
   $("probe").addEventListener("click", () => showDiagnosis($("room").value.trim(), $("agent-name").value.trim(), true));
   setState("idle");
-  await refreshStatus();
-  await refreshAgents();
+  await refreshStatus(); // and the agent list with it (followWorkers)
   await refreshDelivery(null);
-  // The list follows workers as they register and go.
-  setInterval(refreshAgents, 1000);
+  // The pills, and the agent list as workers register and go.
   setInterval(refreshStatus, 5000);
   // While connected, the watcher's events for this room join the event log within a second.
   // The room's node is only asked for with several nodes: on one node it says nothing new.

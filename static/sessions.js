@@ -77,15 +77,46 @@ function errors(s) {
   box.append(list);
 }
 
+// A metric point as a few words: "llm input tokens 2 (echo)", "tts ttfb 22 ms".
+const PREFIXES = ["lk.agents.turn.", "lk.agents.usage.", "gen_ai.client.", "gen_ai."];
+function pointText(p) {
+  let name = p.name;
+  for (const prefix of PREFIXES) name = name.startsWith(prefix) ? name.slice(prefix.length) : name;
+  name = name.replace(/[._]/g, " ");
+  const type = p.attributes["gen_ai.token.type"];
+  if (type) name += ` (${type})`;
+  const value = p.unit === "s" ? secs(p.value) : String(Math.round(p.value * 1000) / 1000);
+  return `${name} ${value}${p.model ? ` (${p.model})` : ""}`;
+}
+
+// The metric points under the row they belong to; how each was placed is its tooltip.
+function metricsRow(cls, label, points, title) {
+  const tr = el("tr", cls);
+  const cell = el("td", "points");
+  cell.colSpan = 5;
+  for (const p of points) {
+    const how = p.placed_by === "value" ? "the turn's own figure" : "the only turn measured in its export";
+    cell.append(el("span", "point", pointText(p)));
+    cell.lastChild.title = title || `${p.name}: ${how}`;
+  }
+  tr.append(el("td", "", label), cell);
+  return tr;
+}
+
 function turns(s) {
   const body = $("turns").querySelector("tbody");
   body.replaceChildren();
   for (const t of s.turns) {
-    const tr = el("tr");
+    const tr = el("tr", "turn");
     for (const v of [t.kind, clock(t.start), secs(t.end_of_turn_delay), secs(t.llm_ttft), secs(t.tts_ttfb), secs(t.e2e_latency)]) {
       tr.append(el("td", "", v));
     }
     body.append(tr);
+    if (t.metrics?.length) body.append(metricsRow("turn-metrics", "", t.metrics));
+  }
+  if (s.metrics?.length) {
+    const why = "Sums several turns (livekit-agents exports sums every 30 s and at the end), or no turn's";
+    body.append(metricsRow("session-metrics", "session", s.metrics, why));
   }
   if (!s.turns.length) body.append(Object.assign(el("tr"), { innerHTML: '<td colspan="6" class="empty">No turn spans.</td>' }));
 }

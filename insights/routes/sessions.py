@@ -8,12 +8,14 @@ import asyncio
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Header, Path, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from devstack.errors import ApiError
+from devstack.errors import ApiError, ErrorBody, error_body
 from insights import view
 from insights.dispatch import keep_dispatch
+from insights.ranges import UnsatisfiableRangeError, byte_range
 from insights.store import InsightStore
 
 router = APIRouter(prefix="/api/sessions", tags=["sessions"])
@@ -54,7 +56,15 @@ class SessionDetail(BaseModel):
     spans: list[dict[str, Any]] = Field(description="Root spans, each with its children")
     turns: list[dict[str, Any]] = Field(
         description="Each *_turn span with end_of_turn_delay, llm_ttft, tts_ttfb, "
-        "e2e_latency (seconds) where the agent recorded them"
+        "e2e_latency (seconds) where the agent recorded them, and `metrics`: the metric "
+        "points of that turn [{name, at, value, unit ('s' or '1'), model, attributes, "
+        "placed_by ('value': the turn's own figure; 'window': the only turn measured in "
+        "the point's export window)}]"
+    )
+    metrics: list[dict[str, Any]] = Field(
+        description="The session's other metric points, in the shape of a turn's: ones "
+        "that sum several turns (livekit-agents exports sums every 30 s and at the end) or "
+        "belong to none"
     )
     logs: list[dict[str, Any]]
     transcript: list[dict[str, Any]] = Field(description="[{at, role, text, interrupted}]")
@@ -94,22 +104,59 @@ async def list_sessions(request: Request) -> dict[str, Any]:
 
 @router.get("/{job_id}", response_model=SessionDetail, responses={404: {}})
 async def get_session(job_id: JobId, request: Request) -> dict[str, Any]:
-    """The session's dispatch and its steps, spans, turns, logs, transcript and usage."""
+    """The session's dispatch and its steps, spans, turns (with their metric points),
+    logs, transcript and usage."""
     row = await asyncio.to_thread(_store(request).session, job_id)
     if row is None:
         raise _not_found(job_id)
     await keep_dispatch(request.app.state, row)
     dispatch = json.loads(row["dispatch"]) if row["dispatch"] else None
-    return view.detail(row, dispatch)
+    metrics = await asyncio.to_thread(_store(request).metrics, job_id)
+    return view.detail(row, dispatch, metrics)
 
 
-@router.get(
-    "/{job_id}/audio",
-    response_class=Response,
-    responses={200: {"content": {"audio/ogg": {}}}, 404: {}},
-)
-async def get_audio(job_id: JobId, request: Request) -> Response:
-    """The session's recording (Ogg Opus), as livekit-agents recorded it."""
+AUDIO_HEADERS = {
+    "Accept-Ranges": {"description": "`bytes`: a range of the audio can be asked for"},
+    "Cache-Control": {"description": "`no-cache`"},
+}
+AUDIO_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {"audio/ogg": {}},
+        "description": "The whole recording",
+        "headers": AUDIO_HEADERS,
+    },
+    206: {
+        "content": {"audio/ogg": {}},
+        "description": "The one range the Range header asked for",
+        "headers": {
+            **AUDIO_HEADERS,
+            "Content-Range": {"description": "`bytes first-last/size`"},
+        },
+    },
+    404: {"description": "No such session, or no audio uploaded for it"},
+    416: {
+        "model": ErrorBody,
+        "description": "The range starts past the audio's end",
+        "headers": {"Content-Range": {"description": "`bytes */size`"}},
+    },
+}
+
+
+@router.get("/{job_id}/audio", response_class=Response, responses=AUDIO_RESPONSES)
+async def get_audio(
+    job_id: JobId,
+    request: Request,
+    range_header: Annotated[
+        str | None,
+        Header(
+            alias="Range",
+            description="One byte range: `bytes=first-last`, `bytes=first-` or "
+            "`bytes=-suffix`; another unit or several ranges get the whole recording",
+        ),
+    ] = None,
+) -> Response:
+    """The session's recording (Ogg Opus), as livekit-agents recorded it; with a Range
+    header, that range (206), so a player seeks before the whole file has loaded."""
     audio = await asyncio.to_thread(_store(request).audio, job_id)
     if audio is None:
         raise ApiError(
@@ -119,4 +166,26 @@ async def get_audio(job_id: JobId, request: Request) -> Response:
             "The agent uploads its recording at the session's end, when the session records "
             "audio (AgentSession.start(record=...)).",
         )
-    return Response(audio, media_type="audio/ogg", headers={"Cache-Control": "no-cache"})
+    headers = {"Cache-Control": "no-cache", "Accept-Ranges": "bytes"}
+    try:
+        asked = byte_range(range_header, len(audio))
+    except UnsatisfiableRangeError:
+        # ApiError carries no headers, and a 416 must say the size (RFC 9110 §15.5.17).
+        return JSONResponse(
+            error_body(
+                "range_not_satisfiable",
+                f"Range {range_header!r} holds no byte of the recording, which is "
+                f"{len(audio)} bytes",
+                f"Ask for bytes 0 to {len(audio) - 1}, or leave Range out for all of it.",
+            ),
+            status_code=416,
+            headers={**headers, "Content-Range": f"bytes */{len(audio)}"},
+        )
+    if asked is None:
+        return Response(audio, media_type="audio/ogg", headers=headers)
+    return Response(
+        asked.of(audio),
+        status_code=206,
+        media_type="audio/ogg",
+        headers={**headers, "Content-Range": asked.content_range},
+    )

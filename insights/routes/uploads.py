@@ -75,6 +75,9 @@ def check_upload_token(request: Request) -> None:
 
 
 async def read_limited(request: Request, limit: int) -> bytes:
+    """The whole body, refused past `limit` bytes. Nothing is stored before it is read whole:
+    a worker killed mid-upload raises ClientDisconnect here, an INFO line, not an error
+    (proxy/disconnects.py)."""
     length = request.headers.get("content-length", "")
     if length.isdecimal() and (len(length) > 12 or int(length) > limit):
         raise _too_large(limit)

@@ -1,18 +1,21 @@
-"""GET /api/rooms and /api/rooms/{room}: rooms, participants with kind, dispatches with jobs."""
+"""GET /api/rooms and /api/rooms/{room}: rooms, participants with kind, dispatches with
+jobs; GET /api/rooms/{room}/job-failures: what the worker's log says of the room's jobs,
+with no call to the server (the page asks for it every few seconds)."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from livekit import api
 
 from devstack.cluster import created_again, node_answers
-from doctor.agent_facts import job_failures
+from devstack.worker_log import WorkerLogs
 from proxy.deps import LiveKit, SettingsDep
 from proxy.errors import ApiError
 from proxy.models import InputError, check_room
+from proxy.models_rooms import JobFailuresResponse
 from proxy.views import describe_room, room_view
 
 router = APIRouter(prefix="/api/rooms", tags=["rooms"])
@@ -30,10 +33,7 @@ async def get_room(
     room: str, request: Request, lk: LiveKit, settings: SettingsDep
 ) -> dict[str, Any]:
     """Participants (kind AGENT/STANDARD, attributes, tracks) and dispatches with jobs."""
-    try:
-        name = check_room(room)
-    except InputError as exc:
-        raise ApiError(422, "invalid_request", f"room: {exc}", exc.hint) from None
+    name = _room_name(room)
     cluster = len(settings.nodes) > 1
     registry = request.app.state.registry
     node = registry.node_of_room(name) if cluster else None
@@ -61,9 +61,7 @@ async def get_room(
         )
     # What the stack's workers logged about this room's jobs since it was created: a job
     # that crashed, lacked its model files, or whose session fails (the page shows it).
-    described["job_failures"] = await asyncio.to_thread(
-        job_failures, settings.state_dir, name, "", float(described["created_at"] or 0)
-    )
+    described["job_failures"] = await _failures(request, name, float(described["created_at"] or 0))
     if cluster:
         # Several nodes: the room's node (from the allocating node's log) and each agent
         # job's node (its worker's).
@@ -80,3 +78,37 @@ async def get_room(
                 worker = workers.get(job["worker_id"])
                 job["node"] = worker.node if worker else None
     return described
+
+
+@router.get("/{room}/job-failures", response_model=JobFailuresResponse)
+async def get_job_failures(
+    room: str,
+    request: Request,
+    since: Annotated[
+        float,
+        Query(
+            ge=0,
+            description="Epoch seconds: only failures logged from then on (the room's "
+            "created_at, from GET /api/rooms/{room}, leaves out an earlier room's)",
+        ),
+    ] = 0,
+) -> dict[str, Any]:
+    """The room's jobs that crashed, lacked their model files, or whose session fails, from
+    the stack's worker logs, read on from where the previous request stopped. Asks the
+    server nothing, so a room that ended still answers; [] when no worker log is kept."""
+    name = _room_name(room)
+    return {"room": name, "since": since, "job_failures": await _failures(request, name, since)}
+
+
+def _room_name(room: str) -> str:
+    try:
+        return check_room(room)
+    except InputError as exc:
+        raise ApiError(422, "invalid_request", f"room: {exc}", exc.hint) from None
+
+
+async def _failures(request: Request, room: str, since: float) -> list[dict[str, Any]]:
+    logs: WorkerLogs = request.app.state.worker_logs
+    # In a thread: the first read of a long log is up to 4 MB (devstack/worker_log.py).
+    found = await asyncio.to_thread(logs.failures, room=room, since=since)
+    return [f.to_dict() for f in found]

@@ -2,7 +2,9 @@
 
 livekit-server signs each webhook with the API key (a JWT in Authorization whose sha256
 claim is the body's hash); livekit-api's WebhookReceiver checks both. Anything else is
-refused with 401 and changes nothing."""
+refused with 401 and changes nothing. So does a webhook whose body never arrived whole
+(livekit-server stopping mid-post): the read raises before anything is done, and
+proxy/disconnects.py logs it at INFO."""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ async def livekit_webhook(
     request: Request, settings: SettingsDep, watcher: WatcherDep
 ) -> dict[str, bool]:
     """Receive one livekit-server webhook (configured in livekit.yaml `webhook:`)."""
+    # The whole body first: the watcher only hears of a webhook that arrived whole.
     body = (await request.body()).decode("utf-8", errors="replace")
     receiver = api.WebhookReceiver(
         api.TokenVerifier(settings.livekit_api_key, settings.livekit_api_secret)

@@ -23,7 +23,7 @@ def test_bench_smoke_writes_json_markdown_and_plot(tmp_path: Path) -> None:
     done = subprocess.run(
         [
             sys.executable, "-m", "bench", "--rooms", "2", "--concurrency", "2",
-            "--start-bursts", "2", "--out", str(tmp_path),
+            "--start-bursts", "2", "--idle-seconds", "5", "--out", str(tmp_path),
         ],
         cwd=ROOT,
         capture_output=True,
@@ -72,11 +72,18 @@ def test_bench_smoke_writes_json_markdown_and_plot(tmp_path: Path) -> None:
     # short-circuit plus what livekit.rtc alone took.
     assert [(f["rooms"], f["samples"]) for f in result["floor"]] == [(1, 10), (2, 2)]
     assert all(f["p50_ms"] > result["floor_ms"] for f in result["floor"]), result["floor"]
+    # Idle, the page open in Chromium: the person stayed joined, and the proxy and the
+    # worker were measured, with no page open first (their floor in this run).
+    idle = result["idle"]
+    assert idle["page_state_after"] == "joined"
+    assert set(idle["cpu_percent_of_a_core"]) == {"proxy", "worker", "livekit-server"}
+    assert set(idle["no_page"]["cpu_percent_of_a_core"]) == set(idle["cpu_percent_of_a_core"])
     assert (tmp_path / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     markdown = (tmp_path / "bench.md").read_text()
     assert "| stack | explicit | 2 |" in markdown and "### Targets" in markdown
     assert "seed-style baseline" in markdown and "ctx.connect()" in markdown
     assert "### livekit.rtc alone" in markdown and "### The floor, measured in this run" in markdown
     assert "p95 ÷ floor" in markdown
+    assert "### Idle" in markdown and "proxy CPU, idle with the page open" in markdown
     assert "### Targets" in done.stdout
     assert "baseline: explicit, one room at a time" in done.stderr  # the progress bar

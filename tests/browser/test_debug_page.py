@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlparse
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -103,6 +103,26 @@ def test_mismatched_agent_name_diagnosis_names_both(
     verdict = page.locator("#verdict")
     expect(verdict).to_contain_text(f"you dispatch `{wrong}`", timeout=15_000)
     expect(verdict).to_contain_text(f"registered as `{named_worker.agent_name}`")
+
+
+def test_a_joined_page_asks_for_the_room_once_then_only_what_is_light(
+    page: Page, proxy: Proxy, named_worker: AgentWorker, room_name: str
+) -> None:
+    """Joined and quiet, the page asks for the room itself once (when it was created), then
+    only for the watcher's events and the room's job failures, which cost the server
+    nothing; the agent list only when the workers change."""
+    asked: list[str] = []
+    page.on("request", lambda r: asked.append(urlparse(r.url).path))
+    open_page(page, proxy, room=room_name, mode="explicit", agent=named_worker.agent_name)
+    expect_state(page, "joined")
+    light = f"/api/rooms/{room_name}/job-failures"
+    for _ in range(3):  # each poll of the light endpoint, as it comes (every 2 s)
+        with page.expect_request(lambda r: urlparse(r.url).path == light, timeout=10_000):
+            pass
+    assert asked.count(f"/api/rooms/{room_name}") == 1, asked
+    assert asked.count("/api/delivery") >= 3, asked
+    assert asked.count("/api/agents") <= 2, asked  # at load, and if a worker came meanwhile
+    assert "agent job crashed" not in events(page)
 
 
 def test_connect_twice_starts_one_session(

@@ -35,7 +35,14 @@ def test_the_debug_pages_link_opens_the_rooms_session(
 def test_a_session_shows_its_timeline_transcript_errors_and_audio(
     page: Page, proxy: Proxy, recorded_session: RecordedSession
 ) -> None:
+    """The timeline, the turns with their metric points, the failed turn where it failed,
+    the transcript, and the audio played through range requests (so it seeks at once)."""
     page.set_viewport_size({"width": 1400, "height": 1000})
+    audio_answers: list[int] = []
+    page.on(
+        "response",
+        lambda r: audio_answers.append(r.status) if r.url.endswith("/audio") else None,
+    )
     page.goto(f"{proxy.url}/sessions#{recorded_session.job_id}")
     expect(page.locator("body")).to_have_attribute("data-session", recorded_session.job_id)
     facts = page.locator("#session-facts")
@@ -56,9 +63,15 @@ def test_a_session_shows_its_timeline_transcript_errors_and_audio(
     assert answered < failed, rows
     expect(page.locator("#session-errors")).to_contain_text(FAILURE)
     expect(page.locator("#session-transcript")).to_contain_text("You said: hello there.")
-    expect(page.locator("#turns tbody tr")).to_have_count(3)
+    expect(page.locator("#turns tbody tr.turn")).to_have_count(3)
+    # The answer's own metric points under it: the echo model's tokens, its first token.
+    answer_points = page.locator("#turns tbody tr.turn-metrics").nth(1)
+    expect(answer_points).to_contain_text("llm input tokens 2 (echo)")
+    expect(answer_points).to_contain_text("llm ttft")
     # The recording plays: Chromium decodes the Ogg Opus and knows its length.
     expect(page.locator("#player")).to_be_visible()
     page.wait_for_function("document.getElementById('player').duration > 2", timeout=10_000)
+    # Chromium's player asks for byte ranges, and gets them: it can seek before it has all.
+    assert 206 in audio_answers, audio_answers
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "sessions.png"), full_page=False)

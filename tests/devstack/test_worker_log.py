@@ -1,13 +1,15 @@
 """Reading what the worker's own log says about its jobs (pure parsing, over lines that
-livekit-agents 1.8.9 and 1.2.18 printed in this project's runs)."""
+livekit-agents 1.8.9 and 1.2.18 printed in this project's runs), and following the log as
+it grows."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
-from devstack.worker_log import failures_in
+from devstack.worker_log import WorkerLogs, failures_in, read_failures
 
 pytestmark = pytest.mark.unit
 
@@ -91,3 +93,61 @@ def test_lines_without_a_job_are_not_failures() -> None:
         '{"duration": 0.25}'
     )
     assert failures_in([worker_level, "[agent] warning: download-files failed for x"]) == []
+
+
+def append(log: Path, *lines: str) -> None:
+    with log.open("a", encoding="utf-8") as f:
+        f.write("".join(line + "\n" for line in lines))
+
+
+@pytest.fixture
+def worker_log(tmp_path: Path) -> Path:
+    """An empty worker log where the supervisor keeps it (logs/agent*.log)."""
+    log = tmp_path / "logs" / "agent-crasher.log"
+    log.parent.mkdir()
+    log.write_text("")
+    return log
+
+
+def test_a_followed_log_gives_each_new_failure_as_it_is_written(worker_log: Path) -> None:
+    """The proxy reads on from where it stopped: a crash written between two looks is found
+    by the second, a session closing on its last line is found at once."""
+    logs = WorkerLogs(worker_log.parent.parent)
+    assert logs.failures() == []
+    append(worker_log, *CRASH[:3])  # the record is still being written
+    append(worker_log, *CRASH[3:])
+    (crash,) = logs.failures(room="room-c")
+    assert crash.error == "RuntimeError: database URL is not set (DATABASE_URL)"
+    append(worker_log, INFERENCE.replace("WARNING", "ERROR"))
+    assert [f.kind for f in logs.failures()] == ["crashed", "session"]
+    assert logs.failures(room="room-i", since=crash.at + 60) == []
+
+
+def test_retries_counted_across_reads_are_counted_once(worker_log: Path) -> None:
+    """Three retry warnings of one job, read in three looks, make one failing session."""
+    logs = WorkerLogs(worker_log.parent.parent)
+    for _ in range(2):
+        append(worker_log, INFERENCE)
+        assert logs.failures() == []
+    append(worker_log, INFERENCE)
+    assert [(f.kind, f.count) for f in logs.failures()] == [("session", 3)]
+    assert [(f.kind, f.count) for f in logs.failures()] == [("session", 3)]
+
+
+def test_a_log_begun_anew_forgets_the_old_failures(worker_log: Path) -> None:
+    """A new `make dev` empties the log: the old crash is gone, a new one is found."""
+    logs = WorkerLogs(worker_log.parent.parent)
+    append(worker_log, *CRASH)
+    assert len(logs.failures()) == 1
+    worker_log.write_text("")
+    assert logs.failures() == []
+    append(worker_log, *MODEL_FILES)
+    assert [f.kind for f in logs.failures()] == ["model_files"]
+
+
+def test_the_doctors_one_look_reads_the_same(worker_log: Path) -> None:
+    """read_failures, for the doctor, finds what the followed log finds."""
+    append(worker_log, *CRASH, *MODEL_FILES)
+    state_dir = worker_log.parent.parent
+    assert [f.kind for f in read_failures(state_dir)] == ["crashed", "model_files"]
+    assert [f.room for f in read_failures(state_dir, room="room-t")] == ["room-t"]

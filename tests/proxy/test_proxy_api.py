@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
@@ -125,3 +127,35 @@ def test_secret_never_appears_in_answers_or_logs(livekit_server: LiveKitServer) 
     assert details.status_code == 201
     assert refused.status_code == 502 and refused.json()["error"] == "livekit_auth_failed"
     assert all(secret not in text for text in [*bodies, proxy.output])
+
+
+def test_job_failures_of_a_room_come_from_the_worker_log_alone(
+    proxy: Proxy, room_name: str
+) -> None:
+    """GET /api/rooms/{room}/job-failures: the crash a worker logged for this room, read
+    as the log grows, with no room on the server; a bad room name is a 422 with a hint."""
+    assert proxy.state_dir is not None
+    log = proxy.state_dir / "logs" / f"agent-{room_name}.log"
+    log.parent.mkdir(exist_ok=True)
+    path = f"/api/rooms/{room_name}/job-failures"
+    try:
+        log.write_text("")
+        assert get(proxy, path).json() == {"room": room_name, "since": 0, "job_failures": []}
+        extra = {"job_id": "AJ_api", "room": room_name, "agent_name": "crasher"}
+        log.write_text(
+            "2026-12-03 11:32:52,940 - ERROR livekit.agents - unhandled exception while "
+            "running the job task\nTraceback (most recent call last):\n"
+            f"RuntimeError: database URL is not set {json.dumps(extra)}\n"
+        )
+        (failure,) = get(proxy, path).json()["job_failures"]
+        assert (failure["kind"], failure["job_id"]) == ("crashed", "AJ_api")
+        assert failure["error"] == "RuntimeError: database URL is not set"
+        later = get(proxy, path, params={"since": failure["at"] + 60}).json()
+        assert later["job_failures"] == []
+    finally:
+        log.unlink(missing_ok=True)
+    bad = get(proxy, "/api/rooms/bad%20room/job-failures")
+    assert bad.status_code == 422
+    assert set(bad.json()) == {"error", "detail", "hint"}
+    negative = get(proxy, path, params={"since": -1})
+    assert negative.status_code == 422 and negative.json()["hint"]

@@ -18,7 +18,7 @@ from livekit import api
 from devstack.local_server import LiveKitServer, choose_runtime, start_livekit_server
 from devstack.processes import AgentWorker, Proxy
 from devstack.waiting import free_port, http_ok, wait_until
-from tests.proxy.test_delivery import dispatch
+from tests.proxy.test_delivery import dispatch, dispatch_to_a_stopped_worker
 from tests.support.clients import connected, plain_token
 
 pytestmark = pytest.mark.integration
@@ -135,6 +135,42 @@ async def test_a_restarted_proxy_leaves_a_replaced_agent_alone(
         proxy.stop()
         worker.stop()
         server.stop()
+
+
+async def test_a_loss_counted_without_an_event_survives_a_kill(
+    livekit_server: LiveKitServer, room_name: str
+) -> None:
+    """AGENT_REDISPATCH=off: the job the server gave up is counted lost, a change no event
+    of its own tells. Killed with -9 at once, the proxy comes back with it: the dispatch
+    lost, the counter at 1 (the state is written through at each change, not now and then)."""
+    name = f"stalled-{uuid.uuid4().hex[:6]}"
+    proxy = Proxy(
+        livekit_server, name, "http://127.0.0.1:9", supervised=True, AGENT_REDISPATCH="off"
+    )
+    worker = AgentWorker(livekit_server, name)
+    try:
+        proxy.wait_ready()
+        worker.wait_registered()
+        async with connected(livekit_server, plain_token(livekit_server, room_name, "user")):
+            await dispatch_to_a_stopped_worker(livekit_server, proxy, worker, room_name)
+            wait_until(
+                lambda: get(proxy, "/api/delivery", room=room_name)["counters"].get(  # type: ignore[union-attr]
+                    "dispatches_lost"
+                ),
+                timeout=15, what="the loss counted",
+            )  # fmt: skip
+            os.kill(proxy.supervised_pid(), signal.SIGKILL)
+            wait_until(
+                lambda: proxy.supervised_state()["restarts"] == 1 and http_ok(f"{proxy.url}/docs"),
+                timeout=30, what="the proxy to answer again",
+            )  # fmt: skip
+            after = get(proxy, "/api/delivery", room=room_name)
+    finally:
+        worker.stop()
+        proxy.stop()
+    assert [d["state"] for d in after["deliveries"]] == ["lost"], after  # type: ignore[index]
+    assert after["counters"]["dispatches_lost"] == 1  # type: ignore[index]
+    assert [e["kind"] for e in after["events"]] == ["dispatched", "not assigned"]  # type: ignore[index]
 
 
 def kinds_of(proxy: Proxy, room: str) -> list[str]:
