@@ -15,7 +15,8 @@ from proxy.app import create_app
 
 # Ctrl-C stops every process of `make dev` at once; the stack's workers then upload their
 # last sessions to the proxy as their jobs end. The proxy serves until they are gone, this
-# long at most: under the supervisor's 4 s before it kills what is left.
+# long at most: under the supervisor's 4 s before it kills what is left. (Under `make dev`
+# the supervisor itself asks only once the workers are gone: --after-workers.)
 UPLOADERS_WAIT_SECONDS = 3.0
 
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from devstack.crash import Reason, reason_of
 from devstack.settings import SettingsError, load_settings
-from devstack.state import PROCESSES, process_name, remove_state, write_state
+from devstack.state import PROCESSES, WORKERS, process_name, read_states, remove_state, write_state
 from supervisor.output import Output
 from supervisor.watch import Watcher, watched_folder
 
@@ -35,6 +35,11 @@ MAX_BACKOFF = 30.0
 STABLE_AFTER = 30.0  # a run this long resets the backoff
 # honcho SIGKILLs what is still running 5 s after its SIGTERM; the group must be gone first.
 STOP_GRACE = 4.0
+# --after-workers (livekit-server, the proxy): on a stop, the workers end their jobs first,
+# leaving their rooms and uploading their sessions; a server gone under them makes their
+# SDK log ERRORs, a proxy gone loses their last spans. Waited for this long at most, under
+# honcho's 5 s.
+WORKERS_WAIT = 3.5
 TICK = 0.1
 # The same failure this many times in a row, each within STABLE_AFTER of its start, is a
 # crash loop: restarting again cannot help until something changes.
@@ -59,6 +64,7 @@ class Supervisor:
         state_dir: Path,
         watch: Path | None = None,
         ignored: tuple[Path, ...] = (),
+        after_workers: bool = False,
     ) -> None:
         self.name, self.command, self.state_dir = name, command, state_dir
         # Plain flags: a signal handler must not take a lock the main thread may hold.
@@ -72,6 +78,8 @@ class Supervisor:
         self.same_failures = 0
         self.asked_pid = 0  # the child last asked to stop
         self.killed_pid = 0  # the child whose group was last killed (never kill twice: reuse)
+        self.after_workers = after_workers
+        self.stop_came: float | None = None  # when the stop came (monotonic)
 
     def state(self, state: str, **extra: object) -> None:
         child = self.child.pid if self.child and self.child.poll() is None else None
@@ -106,7 +114,16 @@ class Supervisor:
         and it would log each one as an ERROR), the server's launcher stops its container.
         Whatever of its group is left after STOP_GRACE is killed (_reap)."""
         self.stopping = True
-        self._ask_to_stop()
+        self.stop_came = self.stop_came or time.monotonic()
+        if not self.after_workers:
+            self._ask_to_stop()
+
+    def _workers_gone(self) -> bool:
+        """With --after-workers: whether the stack's workers have stopped, or waiting for
+        them took WORKERS_WAIT already."""
+        if self.stop_came is None or time.monotonic() - self.stop_came > WORKERS_WAIT:
+            return True
+        return not read_states(self.state_dir, WORKERS)
 
     def _ask_to_stop(self) -> None:
         """One SIGINT to the child itself; _wait kills its group STOP_GRACE later."""
@@ -213,6 +230,8 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 if not (self.stopping or self.changed):
                     continue
+                if self.stopping and self.after_workers and not self._workers_gone():
+                    continue  # the server outlives the workers' last words
                 if self.asked_pid != self.child.pid:  # the ask came before this child
                     self._ask_to_stop()
                 stop_seen = stop_seen or time.monotonic()
@@ -249,6 +268,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="restart on a change to the user's agent (AGENT_DIR, or AGENT_FILE's folder)",
     )
+    parser.add_argument(
+        "--after-workers",
+        action="store_true",
+        help="on a stop, stop the child once the stack's workers have stopped (at most "
+        f"{WORKERS_WAIT} s): livekit-server and the proxy, which the workers need to end "
+        "their jobs",
+    )
     parser.epilog = "-- COMMAND [ARGS...]: what to run"
     argv = sys.argv[1:] if argv is None else argv
     # Everything after the first `--` is the command, whatever its flags look like.
@@ -264,7 +290,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     watch = watched_folder(settings) if args.watch_agent else None
     ignored = (settings.state_dir, settings.cache_dir)
-    return Supervisor(process_name(args.name), command, settings.state_dir, watch, ignored).run()
+    return Supervisor(
+        process_name(args.name),
+        command,
+        settings.state_dir,
+        watch,
+        ignored,
+        after_workers=args.after_workers,
+    ).run()
 
 
 if __name__ == "__main__":

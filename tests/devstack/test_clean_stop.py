@@ -202,6 +202,7 @@ def base_env_for_make_dev(
         LIVEKIT_NODE_PORT=str(port),
         PROXY_PORT=str(proxy_port),
         AGENT_HTTP_PORT=str(agent_port),
+        GATEWAY_PORT=str(free_port()),
         AGENT_FILE="tests/agent/fixtures/seed_interviewer.py",
         LIVEKIT_AGENT_NAME=AGENT_NAME,
         DEVSTACK_STATE_DIR=str(state),
