@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import sqlite3
 import threading
 import time
@@ -21,6 +22,7 @@ from typing import Any
 from insights.otlp import LogRecord, MetricPoint, Span
 from insights.recordings import Recording
 
+logger = logging.getLogger("devstack.insights")
 DATABASE = "insights.db"
 MAX_SESSIONS = 200
 MAX_ROWS = 5000  # of each kind, per session
@@ -105,7 +107,17 @@ class InsightStore:
         with self._db() as db:
             self._touch_each(db, [(r.job_id, r.room_id, r.at_ns, r.at_ns, "") for r in rows])
             for job_id in {r.job_id for r in rows if r.unverified}:
-                db.execute("UPDATE sessions SET unverified = 1 WHERE job_id = ?", (job_id,))
+                marked = db.execute(
+                    "UPDATE sessions SET unverified = 1 WHERE job_id = ? AND unverified = 0",
+                    (job_id,),
+                ).rowcount
+                if marked:  # once per session
+                    logger.warning(
+                        "session %s: its worker runs several jobs in one process and was not "
+                        "started by the stack, so its log lines cannot be told apart (the "
+                        "session page says why; run it with AGENT_FILE or AGENT_DIR)",
+                        job_id,
+                    )
             for r in rows:
                 if r.room:
                     # Until the root span or the report names it: a log line's label only.

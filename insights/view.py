@@ -81,6 +81,7 @@ def detail(
         "logs": logs,
         "transcript": transcript,
         "errors": errors(spans, every_log),
+        "warnings": [SHARED_PROCESS] if row.get("unverified") else [],
         "usage": report_summary.get("usage") or report_summary.get("model_usage"),
         "audio": {
             "bytes": report.get("audio_bytes", 0),
@@ -88,6 +89,17 @@ def detail(
         },
         "reported": bool(report),
     }
+
+
+# Why a session of a worker that runs several jobs in one process, not started by the stack,
+# cannot be trusted line by line (insights/otlp.py marks it).
+SHARED_PROCESS = (
+    "This job ran in a worker process shared with other jobs (livekit-agents' thread "
+    "executor), and the worker was not started by the stack, so its log lines could not be "
+    "told apart: a line made outside this job's context may be another job's, and some of "
+    "this job's may be in another session. Run the worker through the stack (AGENT_FILE or "
+    "AGENT_DIR), which stamps each line with its job, or use the process executor."
+)
 
 
 def with_worker_steps(

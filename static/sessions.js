@@ -71,6 +71,7 @@ function facts(s) {
 function errors(s) {
   const box = $("session-errors");
   box.replaceChildren();
+  for (const w of s.warnings || []) box.append(el("div", "banner warning", w));
   if (!s.errors.length) return;
   const list = el("ul", "errors banner");
   for (const e of s.errors) list.append(el("li", "", `${clock(e.at)} ${e.where}: ${e.message}`));

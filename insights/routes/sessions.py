@@ -69,6 +69,10 @@ class SessionDetail(BaseModel):
     logs: list[dict[str, Any]]
     transcript: list[dict[str, Any]] = Field(description="[{at, role, text, interrupted}]")
     errors: list[dict[str, Any]] = Field(description="Failed spans and error logs, by time")
+    warnings: list[str] = Field(
+        description="What limits what the session shows, e.g. a worker that ran other jobs "
+        "in the same process without the stack's stamp on each log line"
+    )
     usage: Any = Field(description="Model usage from the session report")
     audio: dict[str, Any]
     reported: bool

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
-from insights import otlp
+from insights import otlp, view
+from insights.store import InsightStore
 
 pytestmark = pytest.mark.unit
 
@@ -57,3 +60,13 @@ def test_a_process_of_one_job_is_trusted_as_it_is() -> None:
     """The process executor: one job per process, livekit-agents' own stamp is right."""
     rows = otlp.logs(export("AJ_a", [{"job_id": "AJ_a"}, {"job_id": "AJ_a"}]))
     assert [(r.job_id, r.unverified) for r in rows] == [("AJ_a", False), ("AJ_a", False)]
+
+
+def test_a_session_of_unstamped_shared_jobs_says_why(tmp_path: Path) -> None:
+    """Stored and read back, such a session carries the warning the page shows."""
+    store = InsightStore(tmp_path)
+    store.add_logs(otlp.logs(export("AJ_a", [{"job_id": "AJ_a"}, {"job_id": "AJ_b"}])))
+    store.add_logs(otlp.logs(export("AJ_c", [{"job_id": "AJ_c"}])))
+    shown = {j: view.detail(store.session(j), None)["warnings"] for j in ("AJ_a", "AJ_b", "AJ_c")}
+    assert shown["AJ_a"] == shown["AJ_b"] == [view.SHARED_PROCESS]
+    assert shown["AJ_c"] == []
