@@ -15,6 +15,7 @@ import httpx
 from livekit import api
 
 from devstack.cluster import node_answers, redis_answers
+from devstack.inference_status import inference_status
 from devstack.livekit import SERVER_ERRORS, api_client
 from devstack.rooms import STATE_ATTRIBUTE, agent_name_of, dispatch_age, find_room, room_state
 from devstack.server_log import WorkerRegistry, read_registry
@@ -46,6 +47,8 @@ class Target:
     # Several nodes: (name, URL) of each, and the Redis they share.
     nodes: list[tuple[str, str]] = field(default_factory=list)
     redis: str = ""
+    # The stack's settings, when it is the stack's own deployment: where Inference goes.
+    stack: Settings | None = field(default=None, repr=False)
 
     @classmethod
     def of_stack(cls, settings: Settings, **asked: Any) -> Target:
@@ -61,6 +64,7 @@ class Target:
                 "state_dir": settings.state_dir,
                 "nodes": settings.nodes,
                 "redis": settings.livekit_redis,
+                "stack": settings,
                 **asked,
             }
         )
@@ -129,6 +133,8 @@ class Evidence:
     # What the worker's own log says about the room's jobs since its newest dispatch: each
     # job that crashed, lacked its model files or whose session failed (worker_log.py).
     job_failures: list[dict[str, Any]] = field(default_factory=list)
+    # The stack's LiveKit Inference: {mode, url, up, ...} (devstack/inference_status.py).
+    inference: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -150,6 +156,8 @@ class Evidence:
             "agent_crash": self.agent_crash,
             "project": self.project,
             "job_failures": self.job_failures,
+            # Only when known (the stack's own deployment): recorded facts stay as they were.
+            **({"inference": self.inference} if self.inference is not None else {}),
         }
 
     @classmethod
@@ -182,6 +190,7 @@ class Evidence:
             agent_crash=d.get("agent_crash"),
             project=d.get("project"),
             job_failures=d.get("job_failures", []),
+            inference=d.get("inference"),
         )
 
 
@@ -317,6 +326,8 @@ async def gather(target: Target) -> Evidence:
         ]
         evidence.agent_crash = agent_crash_facts(target.state_dir)
         evidence.project = project_facts(target.state_dir)
+    if target.stack is not None:
+        evidence.inference = await inference_status(target.stack)
     if server.auth != "ok":
         return evidence
     async with api_client(target.url, target.api_key, target.api_secret) as lk:

@@ -18,6 +18,7 @@ from devstack.crash import MODEL_FILES_FIX
 from devstack.rooms import UNTAKEN_AFTER_SECONDS
 from devstack.server_log import no_capacity
 from doctor.evidence import DispatchFacts, Evidence
+from doctor.inference import inference_failure
 
 
 def name_of(name: str | None) -> str:
@@ -180,12 +181,7 @@ def _session_failed(f: Facts) -> str:
         else f"the session of agent {name_of(f.ev.agent_name)} in room {_room(f)} failed and the agent left"
     )
     if j.get("inference"):
-        return (
-            f"{where}, but its session cannot reach LiveKit Inference ({j['error']}, "
-            f'{j["count"]} times): Inference (inference.STT/LLM/TTS, "provider/model" strings) is '
-            "a LiveKit Cloud service that a self-hosted server does not provide, so the agent "
-            "hears and says nothing"
-        )
+        return inference_failure(where, j, f.ev.inference)
     return f"{where}, but its session's model services fail ({j['error']}, {j['count']} times), so it hears and says nothing"
 
 
@@ -193,7 +189,7 @@ ANNOUNCE = "Right after `await ctx.connect()`, set an attribute (`await ctx.room
 SATURATED = "Dispatch again (the stack's watcher does it for you unless AGENT_REDISPATCH=off). The stack's worker, and your AGENT_FILE unless it sets its own load_fnc, never report more than 0.99 unless AGENT_LOAD_THRESHOLD is set; a load_fnc of your own should stay below 1.0 (workers on the same machine read the same CPU)."
 CRASHING = "Do what the verdict's fix says (the worker's last error and its fix are also on /api/health and the debug page); with AGENT_DIR or AGENT_FILE, saving a file of your agent restarts it."
 JOB_CRASHED = "Fix the exception in your entrypoint (the worker's log has the traceback), then dispatch again."
-SESSION_FAILED = "For LiveKit Inference: give the worker a LiveKit Cloud project's key as LIVEKIT_INFERENCE_API_KEY/LIVEKIT_INFERENCE_API_SECRET (with AGENT_DIR the stack passes your project's Cloud key for you; it needs the internet), or use provider plugins with your own keys (livekit-plugins-openai with OPENAI_API_KEY, or OPENAI_BASE_URL for a local server). For another model service: check its key and URL in the worker's environment."
+SESSION_FAILED = "For LiveKit Inference with `make dev`: DEVSTACK_INFERENCE=auto (the default) or local serves it offline through the stack's gateway, which must be running (its log says why it is not), and DEVSTACK_LLM_URL's server must accept DEVSTACK_LLM_API_KEY. Online: give the worker a LiveKit Cloud project's key as LIVEKIT_INFERENCE_API_KEY/LIVEKIT_INFERENCE_API_SECRET (with AGENT_DIR the stack passes your project's Cloud key for you; it needs the internet), or use provider plugins with your own keys (livekit-plugins-openai with OPENAI_API_KEY, or OPENAI_BASE_URL for a local server). For another model service: check its key and URL in the worker's environment."
 DISPATCH_ONCE = "Dispatch once per room: every CreateDispatch starts another agent (POST /api/dispatch-agent dedupes)."
 RULES: list[Rule] = [
     Rule("server_unreachable", "server", True,

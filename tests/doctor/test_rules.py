@@ -73,3 +73,39 @@ def test_a_name_mismatch_outranks_a_failed_probe() -> None:
 def test_a_full_worker_is_judged_only_against_a_known_threshold() -> None:
     facts = recorded("worker_full")
     assert diagnose(Evidence.from_dict(facts["evidence"]), None).cause != "worker_full"
+
+
+UPSTREAM_401 = (
+    "failed to generate LLM completion after 1 attempts (caused by APIStatusError: message="
+    "'Error code: 401 - the upstream LLM at llm.example.test answered 401: bad key')"
+)
+
+
+@pytest.mark.parametrize(
+    ("inference", "error", "says"),
+    [
+        ({"mode": "off", "url": None, "up": None}, None, "DEVSTACK_INFERENCE=off"),
+        (
+            {"mode": "local", "url": "http://127.0.0.1:9100", "up": False},
+            None,
+            "gateway at http://127.0.0.1:9100 does not answer",
+        ),
+        (
+            {"mode": "local", "url": "http://127.0.0.1:9100", "up": True},
+            UPSTREAM_401,
+            "at llm.example.test (DEVSTACK_LLM_URL) refused with 401 (not retried",
+        ),
+    ],
+    ids=["off", "gateway-down", "upstream-refused"],
+)
+def test_a_failing_inference_session_says_which_part_failed(
+    inference: dict[str, Any], error: str | None, says: str
+) -> None:
+    """session_failed tells Inference off, the gateway down and an upstream LLM's refusal
+    apart, naming the host and never a key."""
+    facts = recorded("session_failed")["evidence"]
+    if error:
+        facts["job_failures"][-1]["error"] = error
+    d = diagnose(Evidence.from_dict({**facts, "inference": inference}))
+    assert d.cause == "session_failed"
+    assert says in d.verdict, d.verdict
