@@ -233,7 +233,8 @@ class Proxy(Process):
             LIVEKIT_AGENT_NAME=agent_name,
             AGENT_HEALTH_URL=agent_health_url,
             PROXY_PORT=str(self.port),
-            **env,
+            # As the test workers (AgentWorker): no gateway unless one is given.
+            **{"DEVSTACK_INFERENCE": "off", **env},
         )
         command = [sys.executable, "-m", "proxy"]
         if supervised:

@@ -47,9 +47,14 @@ def doctor(
 
 def stack_state_env(server: LiveKitServer) -> dict[str, str]:
     """Run the doctor as the stack's own: on its server (LIVEKIT_URL) it reads the stack's
-    state dir, where the supervisor's states and the worker logs are."""
+    state dir, where the supervisor's states and the worker logs are; with the test workers'
+    Inference setting (off, devstack/processes.py AgentWorker)."""
     assert server.log_path is not None
-    return {"LIVEKIT_URL": server.url, "DEVSTACK_STATE_DIR": str(server.log_path.parent)}
+    return {
+        "LIVEKIT_URL": server.url,
+        "DEVSTACK_STATE_DIR": str(server.log_path.parent),
+        "DEVSTACK_INFERENCE": "off",
+    }
 
 
 def _flag(args: tuple[str, ...], name: str) -> float | None:
