@@ -1,6 +1,6 @@
-"""Cloud media mode: the OpenAI STT -> LLM -> TTS pipeline with Silero VAD.
-
-Works with any OpenAI-compatible server through OPENAI_BASE_URL."""
+"""The built-in agent's talking modes, each an AgentSession with Silero VAD: the OpenAI
+STT -> LLM -> TTS pipeline (any OpenAI-compatible server through OPENAI_BASE_URL), or
+LiveKit Inference by model names (offline: the stack's gateway)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,22 @@ INSTRUCTIONS = (
     "You are the livekit-devstack test agent. Answer briefly and plainly; "
     "you exist to prove that an agent joined the room and can talk."
 )
+
+
+# What LiveKit's templates name; the stack's gateway serves any name with its own engines.
+INFERENCE_MODELS = {
+    "stt": "deepgram/nova-3:en",
+    "llm": "openai/gpt-4.1-mini",
+    "tts": "cartesia/sonic-3:9626c31c-bec5-4cca-baa8-f8ba9e84c8bc",
+}
+
+
+async def start_inference_pipeline(ctx: JobContext, vad_model: vad.VAD) -> None:
+    """AGENT_MODE=inference: a conversation through LiveKit Inference, as an agent from
+    LiveKit's templates holds one (offline, the stack's gateway answers)."""
+    session: AgentSession = AgentSession(vad=vad_model, **INFERENCE_MODELS)  # type: ignore[arg-type]
+    await session.start(agent=Agent(instructions=INSTRUCTIONS), room=ctx.room)
+    session.generate_reply(instructions="Greet the user in one short sentence.")
 
 
 async def start_voice_pipeline(ctx: JobContext, settings: Settings, vad_model: vad.VAD) -> None:

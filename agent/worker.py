@@ -27,11 +27,11 @@ logger = logging.getLogger("devstack.agent")
 # Each job process imports this module again: the same env, so the same settings.
 settings: Settings = load_settings()
 MODE, MODE_REASON = settings.mode_and_reason()
-if MODE == "openai":
-    # Imported only in this mode: the OpenAI plugin adds 0.5 s and 15 MB to every process
+if MODE in ("openai", "inference"):
+    # Imported only in these modes: the OpenAI plugin adds 0.5 s and 15 MB to every process
     # that imports it. It registers here, at import, on the main thread as livekit-agents
     # requires, and the job processes' forkserver preloads it.
-    from agent.voice import start_voice_pipeline
+    from agent.voice import start_inference_pipeline, start_voice_pipeline
 
 # The health server (GET / and GET /worker) is on a fixed port so the proxy and
 # `devstack doctor` can find it (livekit-agents' dev default is a random port), and
@@ -171,13 +171,16 @@ async def entrypoint(ctx: JobContext) -> None:
         ctx.room.local_participant.identity,
     )
     vad_model = ctx.proc.userdata["vad"]
-    if MODE != "openai" and ctx.job.enable_recording:
+    if MODE == "loopback" and ctx.job.enable_recording:
         # Agent Insights offline for the loopback agent, which has no AgentSession to do
         # this: its spans and logs go where LIVEKIT_OBSERVABILITY_URL points (the proxy).
         ctx.init_recording(LOOPBACK_RECORDING)
     try:
         if MODE == "openai":
             await start_voice_pipeline(ctx, settings, vad_model)
+            return
+        if MODE == "inference":
+            await start_inference_pipeline(ctx, vad_model)
             return
         await Loopback(ctx, vad_model).start()
         await set_state(ctx.room, "listening")

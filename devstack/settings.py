@@ -23,7 +23,7 @@ warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
 
 DEFAULT_AGENT_NAME = "devstack-agent"
 REPO_ROOT = Path(__file__).resolve().parents[1]
-Mode = Literal["loopback", "openai"]
+Mode = Literal["loopback", "openai", "inference"]
 # Fields whose empty value means something (an unnamed worker); for every other field an
 # empty `VAR=` line means "use the default", the way .env.example leaves optional ones.
 EMPTY_IS_A_VALUE = {"livekit_agent_name"}
@@ -52,7 +52,9 @@ class Settings(BaseSettings):
     )
     agent_idle_processes: int | None = Field(None, ge=0, le=64, examples=[4])
     agent_load_threshold: float | None = Field(None, gt=0, le=1, examples=[0.7])
-    agent_mode: Literal["loopback", "openai", "auto"] = Field("loopback", examples=["loopback"])
+    agent_mode: Literal["loopback", "openai", "inference", "auto"] = Field(
+        "loopback", examples=["loopback"]
+    )
     # Your own worker file, run in place of agent/worker.py (see agent/user_file.py); with
     # AGENT_DIR, relative to that project (default: src/agent.py or agent.py).
     agent_file: str | None = Field(None, examples=["path/to/agent.py"])
@@ -270,6 +272,13 @@ class Settings(BaseSettings):
         purpose (AGENT_MODE=openai, or `auto` with a key in the env file, not the shell)."""
         if self.agent_mode == "openai":
             return "openai", "AGENT_MODE=openai"
+        if self.agent_mode == "inference":
+            where = {
+                "local": f"the stack's offline gateway at {self.gateway_url}",
+                "cloud": "LiveKit Cloud",
+                "off": "nowhere (DEVSTACK_INFERENCE=off: every turn fails)",
+            }[self.inference]
+            return "inference", f"AGENT_MODE=inference: a conversation through {where}"
         if self.agent_mode == "auto":
             if self.env_file_values.get("OPENAI_API_KEY"):
                 return "openai", "AGENT_MODE=auto and OPENAI_API_KEY is set in the env file"

@@ -73,7 +73,7 @@ def test_empty_agent_name_means_unnamed_but_other_empties_mean_default(
         ("AGENT_LOAD_THRESHOLD", "2", "less than or equal to 1"),
         ("AGENT_JOB_EXECUTOR", "fork", "'auto', 'process', 'thread' or 'loop'"),
         ("LIVEKIT_URL", "localhost:7880", "ws://"),
-        ("AGENT_MODE", "cloud", "'loopback', 'openai' or 'auto'"),
+        ("AGENT_MODE", "cloud", "'loopback', 'openai', 'inference' or 'auto'"),
         ("PROXY_PORT", "70000", "less than or equal to 65535"),
     ],
 )
