@@ -25,35 +25,18 @@ from playwright.sync_api import Browser, sync_playwright
 
 from bench.resources import cpu_seconds, wait_quiet
 from bench.targets import TARGETS
+from devstack.chromium import launch_chromium
 from devstack.local_server import choose_runtime, start_livekit_server
 from devstack.processes import AgentWorker, Proxy
 from devstack.waiting import free_port
 
 IDLE_AGENT = "idle-agent"
-CHROMIUM = "/usr/bin/chromium"  # Debian's, installed by scripts/setup; never downloaded
 WINDOW_SECONDS = 30.0
 JOIN_TIMEOUT_MS = 60_000
 # The join's own work (the agent starting its session, the watcher's events) is over once
 # each process uses under a tenth of a core for half a second; past this, measure anyway.
 SETTLE_TIMEOUT = 20.0
 MEASURED = ("proxy", "worker")  # judged against the target; the server is shown beside
-# As tests/browser/conftest.py launches it: a fake microphone, offline, no sandbox.
-FLAGS = [
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-    "--allow-loopback-in-peer-connection",
-    "--autoplay-policy=no-user-gesture-required",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    "--disable-gpu",
-    "--no-sandbox",
-]
-# Playwright's own --disable-features list gets this one added (Chromium honours only the
-# last such flag): with mDNS names for its local addresses, WebRTC cannot reach the server.
-EXTRA_DISABLED = "WebRtcHideLocalIpsWithMdns"
 
 
 @dataclass
@@ -88,25 +71,7 @@ def silence_wav(directory: Path) -> Path:
 @contextlib.contextmanager
 def chromium(mic: Path) -> Iterator[Browser]:
     with sync_playwright() as pw:
-        probe = pw.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--enable-automation"]
-        )
-        try:
-            argv = probe.new_browser_cdp_session().send("Browser.getBrowserCommandLine")
-        finally:
-            probe.close()
-        theirs = next((a for a in argv["arguments"] if a.startswith("--disable-features=")), None)
-        disabled = [*(theirs.split("=", 1)[1].split(",") if theirs else []), EXTRA_DISABLED]
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            ignore_default_args=[theirs] if theirs else None,
-            args=[
-                *FLAGS,
-                f"--use-file-for-fake-audio-capture={mic}",
-                f"--disable-features={','.join(disabled)}",
-            ],
-        )
+        browser = launch_chromium(pw, mic)
         try:
             yield browser
         finally:

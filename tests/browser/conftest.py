@@ -9,28 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
+from devstack.chromium import CHROMIUM, launch_chromium
 from tests.support.speech import read_wav, speech_wav
-
-CHROMIUM = "/usr/bin/chromium"
-# Features to switch off on top of Playwright's own list. Chromium honours only the last
-# --disable-features flag, so the two lists must be merged into one.
-EXTRA_DISABLED_FEATURES = ["WebRtcHideLocalIpsWithMdns"]
-FLAGS = [
-    "--use-fake-ui-for-media-stream",
-    "--use-fake-device-for-media-stream",
-    "--allow-loopback-in-peer-connection",
-    "--autoplay-policy=no-user-gesture-required",
-    # Offline machine: no background calls home (they are refused, many at a time).
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    "--disable-gpu",
-    "--no-sandbox",
-]
 
 
 @pytest.fixture(scope="session")
@@ -49,19 +31,6 @@ def fake_mic_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def playwright_disabled_features(pw: Playwright) -> str | None:
-    """The --disable-features flag Playwright adds by default, read from a real launch."""
-    browser = pw.chromium.launch(
-        executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--enable-automation"]
-    )
-    try:
-        session = browser.new_browser_cdp_session()
-        argv = session.send("Browser.getBrowserCommandLine")["arguments"]
-    finally:
-        browser.close()
-    return next((a for a in argv if a.startswith("--disable-features=")), None)
-
-
 # Module scope, not session: sync Playwright keeps an event loop running on this thread
 # while it is open, and the asyncio tests that follow need the thread to themselves.
 @pytest.fixture(scope="module")
@@ -69,21 +38,7 @@ def browser(fake_mic_wav: Path) -> Iterator[Browser]:
     if not shutil.which(CHROMIUM):
         pytest.fail(f"{CHROMIUM} not found: scripts/setup installs Debian's chromium")
     with sync_playwright() as pw:
-        theirs = playwright_disabled_features(pw)
-        features = [
-            *(theirs.split("=", 1)[1].split(",") if theirs else []),
-            *EXTRA_DISABLED_FEATURES,
-        ]
-        b = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            ignore_default_args=[theirs] if theirs else None,
-            args=[
-                *FLAGS,
-                f"--use-file-for-fake-audio-capture={fake_mic_wav}",
-                f"--disable-features={','.join(features)}",
-            ],
-        )
+        b = launch_chromium(pw, fake_mic_wav)
         yield b
         b.close()
 

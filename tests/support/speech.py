@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import wave
@@ -30,3 +31,19 @@ def read_wav(path: Path) -> tuple[np.ndarray, int]:
         if w.getsampwidth() != 2 or w.getnchannels() != 1:
             raise ValueError(f"{path} must be 16-bit mono PCM")
         return np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16), w.getframerate()
+
+
+def words(text: str) -> list[str]:
+    """A transcript's words, case and punctuation aside."""
+    return re.findall(r"[a-z0-9']+", text.lower())
+
+
+def word_errors(expected: str, heard: str) -> int:
+    """Word-level edit distance between what was said and what was heard."""
+    a, b = words(expected), words(heard)
+    row = list(range(len(b) + 1))
+    for i, word in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, other in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (word != other))
+    return row[-1]
