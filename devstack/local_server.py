@@ -6,6 +6,7 @@ Each start picks free ports, so a `make dev` already running on 7880-7882 is lef
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -233,7 +234,17 @@ def _start_container(server: LiveKitServer, timeout: float) -> None:
         .with_kwargs(network_mode="host")
         .waiting_for(LogMessageWaitStrategy(READY_LOG).with_startup_timeout(int(timeout)))
     )
-    container.start()
+    try:
+        container.start()
+    except RuntimeError as exc:
+        # Seen once in a full test run: a container that exits at once, with status 0 and
+        # no output, before the server has said a word. Started again, it runs.
+        if "Container exited" not in str(exc):
+            raise
+        print(f"livekit-server's container exited at start ({exc}); starting it again")
+        with contextlib.suppress(Exception):
+            container.stop()
+        container.start()
     server.container = container
     server.container_id = container.get_wrapped_container().id
     # The container's output goes to the same log file a binary server writes.
