@@ -24,6 +24,7 @@ from typing import Literal
 from dotenv import dotenv_values
 
 from agent.inference import STACK_OWNED, route_project_inference
+from agent.model_hub import offline_env
 from devstack.crash import MODEL_FILES_FIX
 from devstack.settings import Settings
 
@@ -292,6 +293,9 @@ def download_files(
         return bool(earlier.get("ok")), failures
     command = _download_command(python, project)
     say("downloading the plugins' model files once for this lock: " + " ".join(command[1:]))
+    env, offline = offline_env(env)
+    if offline:
+        say(offline)
     started = time.monotonic()
     try:
         done = subprocess.run(

@@ -24,14 +24,10 @@ defaults, the stack's dev behaviour is set by hand (never full, no 30 min drain)
 
 from __future__ import annotations
 
-import ast
 import contextlib
-import importlib.util
-import inspect
 import logging
 import os
 import sys
-import traceback
 import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -40,10 +36,29 @@ from typing import Any
 
 if __package__:  # imported as agent.user_file, in the stack's venv
     from agent import job_records
-else:  # run as a script, with its sibling beside it (AGENT_DIR, the wheel's _stack/agent)
+    from agent.crash_lines import missing_plugins, one_line
+    from agent.server_options import (
+        apply_stack_settings,
+        dev_on_production_start,
+        jobs_share_process,
+        thin_start,
+    )
+else:  # run as a script, with its siblings beside it (AGENT_DIR, the wheel's _stack/agent)
     import job_records  # type: ignore[no-redef]
+    from crash_lines import (  # type: ignore[no-redef]
+        missing_plugins,
+        one_line,
+    )
+    from server_options import (  # type: ignore[no-redef]
+        apply_stack_settings,
+        dev_on_production_start,
+        jobs_share_process,
+        thin_start,
+    )
 
 logger = logging.getLogger("devstack.agent")
+# Holds only devstack_offline_plugins, which job processes import by that name.
+JOB_PATH = str(Path(__file__).resolve().parent / "job_path")
 
 # livekit-agents' discovery prefers these names, then any module-level AgentServer.
 PREFERRED_NAMES = ("app", "server", "agent")
@@ -51,13 +66,6 @@ NO_WORKER_HINT = (
     'call cli.run_app(WorkerOptions(...)) or cli.run_app(server) under `if __name__ == "__main__":`,'
     " or define a module-level AgentServer with @server.rtc_session(...)"
 )
-# The load reported stays below 1.0 unless a threshold is asked for: livekit-server gives a
-# worker at 1.0 no job and drops it for good (agent/load.py says why, for the built-in one).
-MAX_REPORTED_LOAD = 0.99
-# What separates an error from its fix in the one line a failed start prints; the
-# supervisor splits on it (devstack/crash.py).
-FIX_SEPARATOR = "; fix: "
-PLUGINS = "livekit.plugins"
 
 
 class AgentFileError(Exception):
@@ -118,7 +126,7 @@ def run_agent_file(path_text: str, launch: Launch) -> None:
     try:
         code = compile(path.read_bytes(), str(path), "exec", dont_inherit=True)
     except SyntaxError as exc:
-        raise AgentFileError(f"{_named(launch)} failed to load: {_one_line(exc, path)}") from None
+        raise AgentFileError(f"{_named(launch)} failed to load: {one_line(exc, path)}") from None
     module = _main_module(path)
     # A job process gets the entrypoint, prewarm and request handler as `__main__.<name>`,
     # and multiprocessing resolves that by running this file again as `__mp_main__` in the
@@ -147,8 +155,8 @@ def run_agent_file(path_text: str, launch: Launch) -> None:
             if launch.started:
                 raise  # the worker ran: not a load error, keep the whole traceback
             raise AgentFileError(
-                f"{_named(launch)} failed to load: {_one_line(exc, path)}"
-                + _missing_plugins(exc, path, launch)
+                f"{_named(launch)} failed to load: {one_line(exc, path)}"
+                + missing_plugins(exc, path, launch.add_packages)
             ) from None
     if launch.started:
         return
@@ -221,115 +229,16 @@ def _export_stack_environment(launch: Launch) -> None:
     )
 
 
-def _env_option_types() -> tuple[type, ...]:
-    """livekit-agents' "dev default / prod default" marker, by its name in each version."""
-    from livekit.agents import worker
-
-    names = ("ServerEnvOption", "_WorkerEnvOption")
-    return tuple(t for n in names if isinstance(t := getattr(worker, n, None), type))
-
-
-def _default_load() -> Callable[..., float] | None:
-    with contextlib.suppress(ImportError, AttributeError):
-        from livekit.agents.worker import _DefaultLoadCalc
-
-        return _DefaultLoadCalc.get_load  # type: ignore[no-any-return]
-    return None
-
-
-def _field(options: Any, name: str) -> str:
-    """An option's attribute: private on an AgentServer (no public setter), public on a
-    WorkerOptions."""
-    return f"_{name}" if hasattr(options, "_agent_name") else name
-
-
-def _apply_stack_settings(options: Any, launch: Launch) -> None:
-    """What the stack needs to supervise and find the worker, on an AgentServer or a
-    WorkerOptions; the agent itself (name, entrypoint, prewarm, request handler) stays the
-    user's."""
-
-    def get(name: str) -> Any:
-        return getattr(options, _field(options, name), None)
-
-    def put(name: str, value: Any) -> None:
-        setattr(options, _field(options, name), value)
-
-    # The health server on AGENT_HTTP_HOST:AGENT_HTTP_PORT, where the proxy and the doctor
-    # look (livekit-agents' dev default is a random port).
-    put("host", launch.http_host)
-    put("port", launch.http_port)
-    # Where the file left livekit-agents' default (a dev/prod pair), the stack's knobs
-    # apply, so AGENT_IDLE_PROCESSES and AGENT_LOAD_THRESHOLD mean what they mean for the
-    # built-in worker; a value the user set is kept.
-    defaults = _env_option_types()
-    if launch.idle_processes is not None and isinstance(get("num_idle_processes"), defaults):
-        put("num_idle_processes", launch.idle_processes)
-    threshold_default = isinstance(get("load_threshold"), defaults)
-    if launch.load_threshold is not None and threshold_default:
-        put("load_threshold", launch.load_threshold)
-    # As for the built-in worker: with no threshold asked for, by the stack or by the file,
-    # a saturated machine does not make the server drop the file's jobs. A load_fnc of the
-    # file's own stays, and so does what it means.
-    default_load = _default_load()
-    if (
-        launch.load_threshold is None
-        and threshold_default
-        and default_load is not None
-        and get("load_fnc") in (None, default_load)
-    ):
-        put("load_fnc", lambda *worker: min(default_load(*worker), MAX_REPORTED_LOAD))
-
-
-def _dev_on_production_start(options: Any, launch: Launch) -> None:
-    """An older livekit-agents' `start` is production mode: a file's default threshold
-    becomes 0.7 of the CPU (full on a busy laptop) and a stop drains for 30 minutes. For
-    `make dev`, where the file left them: never full (1.0, the most `start` accepts; the
-    load reported stays below it) and no drain, as its `dev` would."""
-    if not launch.dev:
-        return
-    if launch.load_threshold is None and isinstance(
-        getattr(options, "load_threshold", None), _env_option_types()
-    ):
-        options.load_threshold = 1.0
-    if hasattr(options, "drain_timeout"):
-        options.drain_timeout = 0
-
-
-def _jobs_share_process(server: Any) -> bool:
-    """Whether the worker runs its jobs as threads of its own process (an AgentServer's or
-    WorkerOptions' job_executor_type), where each session must be told its own records."""
-    executor = getattr(server, "_job_executor_type", None) or getattr(
-        server, "job_executor_type", None
-    )
-    return str(getattr(executor, "value", executor)) == "thread"
-
-
-def _thin_start() -> Callable[[Any, Any], None] | None:
-    """livekit-agents' thin `start` path (what `python -m livekit.agents start` calls), when
-    this version has it in the form this runner knows."""
-    try:
-        from livekit.agents.cli import cli as lk_cli_impl
-        from livekit.agents.cli import proto
-    except ImportError:
-        return None
-    run_worker = getattr(lk_cli_impl, "_run_worker", None)
-    fields = getattr(getattr(proto, "CliArgs", None), "__dataclass_fields__", {})
-    if run_worker is None or "dev" not in fields or "url" not in fields:
-        return None
-    if list(inspect.signature(run_worker).parameters) != ["server", "args"]:
-        return None
-    return run_worker  # type: ignore[no-any-return]
-
-
 def _run(
     server: Any, original_run_app: Callable[..., None], launch: Launch, style: str = ""
 ) -> None:
     """Run `server` (an AgentServer or WorkerOptions) through livekit-agents' thin `start`
     path where it has one, else through its own run_app with `start`."""
     launch.started = True
-    if _jobs_share_process(server):
+    if jobs_share_process(server):
         job_records.stamp_records_with_their_job()
-    run_worker = _thin_start()
+    _note_cloud_only_plugins(server)
+    run_worker = thin_start()
     try:
         from livekit.agents import AgentServer
     except ImportError:
@@ -341,7 +250,7 @@ def _run(
     if run_worker is not None and AgentServer is not None:
         if not is_server:
             server = AgentServer.from_server_options(server)
-        _apply_stack_settings(server, launch)
+        apply_stack_settings(server, launch)
         agent_name = str(server._agent_name)  # no public accessor; set by rtc_session
         server.once("worker_started", lambda: _say_what_runs(launch, style, agent_name))
         from livekit.agents.cli import proto
@@ -358,12 +267,30 @@ def _run(
         return
     # An older livekit-agents: its own CLI, `start` (it has no `--dev` flag there; `dev`
     # would add its own file watcher on top of the supervisor's).
-    _apply_stack_settings(server, launch)
-    _dev_on_production_start(server, launch)
+    apply_stack_settings(server, launch)
+    dev_on_production_start(server, launch)
     agent_name = str(getattr(server, "agent_name", "") or getattr(server, "_agent_name", ""))
     _say_what_runs(launch, style, agent_name, to_stderr=True)
     sys.argv = [sys.argv[0], "start", "--log-level", launch.log_level.upper()]
     original_run_app(server)
+
+
+def _note_cloud_only_plugins(server: Any) -> None:
+    """LiveKit Cloud's noise cancellation offline is one WARNING per plugin, not an ERROR
+    (job_path/devstack_offline_plugins.py): in this process, and, with the worker's setup
+    function, in each job process. The folder goes last on sys.path (job processes inherit
+    it): it holds that one module, so it shadows nothing of the project."""
+    if JOB_PATH not in sys.path:
+        sys.path.append(JOB_PATH)
+    import devstack_offline_plugins as notes
+
+    notes.install()
+    # An AgentServer's setup_fnc has no public getter in every version; a WorkerOptions'
+    # prewarm_fnc is public.
+    for name in ("_setup_fnc", "prewarm_fnc"):
+        if hasattr(server, name):
+            setattr(server, name, notes.with_cloud_notes(getattr(server, name)))
+            return
 
 
 def _say_what_runs(launch: Launch, style: str, agent_name: str, *, to_stderr: bool = False) -> None:
@@ -385,77 +312,6 @@ def _say_what_runs(launch: Launch, style: str, agent_name: str, *, to_stderr: bo
             print(f"[agent] {line}", file=sys.stderr, flush=True)
         else:
             (logger.info if i == 0 else logger.warning)(line)
-
-
-def _one_line(exc: BaseException, path: Path) -> str:
-    """The user's own line for an exception: where in their code, and what."""
-    where = ""
-    if isinstance(exc, SyntaxError) and exc.filename:
-        where = f"{_shown(exc.filename)}:{exc.lineno}: "
-    else:
-        frames = traceback.extract_tb(exc.__traceback__)
-        # The innermost frame in the user's file (an import error surfaces inside importlib).
-        own = [f for f in frames if f.filename == str(path)]
-        if own:
-            where = f"{_shown(own[-1].filename)}:{own[-1].lineno}: "
-    message = " ".join(str(exc).split())
-    return f"{where}{type(exc).__name__}: {message}" if message else f"{where}{type(exc).__name__}"
-
-
-def _shown(filename: str) -> str:
-    """A path as the user reads it: relative to the working directory (the project's, for
-    AGENT_DIR) when it is inside it."""
-    path = Path(filename)
-    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else filename
-
-
-def plugin_package(module: str) -> str:
-    """`livekit.plugins.ai_coustics` -> `livekit-plugins-ai-coustics`, as LiveKit names them."""
-    return "livekit-plugins-" + module.split(".")[2].replace("_", "-")
-
-
-def imported_plugins(source: str) -> list[str]:
-    """Every `livekit.plugins.<name>` a file imports, in order, once each."""
-    found: list[str] = []
-    for node in ast.walk(ast.parse(source)):
-        names: list[str] = []
-        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            if node.module == PLUGINS:
-                names = [f"{PLUGINS}.{a.name}" for a in node.names]
-            elif node.module.startswith(PLUGINS + "."):
-                names = [node.module]
-        elif isinstance(node, ast.Import):
-            names = [a.name for a in node.names if a.name.startswith(PLUGINS + ".")]
-        for name in names:
-            top = ".".join(name.split(".")[:3])
-            if top not in found:
-                found.append(top)
-    return found
-
-
-def _missing_plugins(exc: BaseException, path: Path, launch: Launch) -> str:
-    """For an import error of a LiveKit plugin: every plugin the file imports that is not
-    installed, named as a package to add, at once (not one per restart)."""
-    if not isinstance(exc, ImportError) or PLUGINS not in str(exc):
-        return ""
-    try:
-        wanted = imported_plugins(path.read_text())
-    except (OSError, SyntaxError, ValueError):
-        return ""
-    missing = []
-    for module in wanted:
-        try:
-            if importlib.util.find_spec(module) is None:
-                missing.append(module)
-        except (ImportError, ValueError):
-            missing.append(module)
-    if not missing:
-        return ""
-    packages = [plugin_package(m) for m in missing]
-    how = (launch.add_packages or "add {packages} to your environment").format(
-        packages=" ".join(packages)
-    )
-    return f"; not installed here: {', '.join(packages)}{FIX_SEPARATOR}{how}"
 
 
 def launch_from_environment(shown_path: str) -> Launch:

@@ -26,7 +26,16 @@ INFERENCE_MODELS = {
 async def start_inference_pipeline(ctx: JobContext, vad_model: vad.VAD) -> None:
     """AGENT_MODE=inference: a conversation through LiveKit Inference, as an agent from
     LiveKit's templates holds one (offline, the stack's gateway answers)."""
-    session: AgentSession = AgentSession(vad=vad_model, **INFERENCE_MODELS)  # type: ignore[arg-type]
+    # The end of a turn is the gateway's STT final (it endpoints on 0.5 s of silence, as
+    # Inference's STT does), with no second wait on top of it. Left unset, livekit-agents
+    # would ask Inference's /eot socket, which the gateway refuses, and fall back to its
+    # local mini model: it scored the bench's whole sentences 0.11-0.16 against its 0.36
+    # threshold, so every turn waited the 2.5 s maximum delay (docs/inference.md).
+    session: AgentSession = AgentSession(
+        vad=vad_model,
+        turn_handling={"turn_detection": "stt", "endpointing": {"min_delay": 0.0}},
+        **INFERENCE_MODELS,  # type: ignore[arg-type]
+    )
     await session.start(agent=Agent(instructions=INSTRUCTIONS), room=ctx.room)
     session.generate_reply(instructions="Greet the user in one short sentence.")
 

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import sdk_floor
+from bench import sdk_floor, turns
 from bench.idle import WINDOW_SECONDS as IDLE_SECONDS
 from bench.idle import measure as measure_idle
 from bench.measure import Mode, Target
@@ -98,6 +98,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "agent joined, nobody speaking; the proxy's and the worker's CPU (0 skips it)",
     )
     p.add_argument(
+        "--turns",
+        type=int,
+        default=turns.TURNS,
+        help="the conversation phase (bench/turns.py), after the idle one: turns of one "
+        "conversation with the offline Inference gateway, then 1, 2, 4, 8 at once "
+        f"({turns.LEVEL_TURNS} turns each) until one does not hold (0 skips it)",
+    )
+    p.add_argument(
+        "--turn-levels",
+        default=",".join(map(str, turns.LEVELS)),
+        help="the conversation phase's levels of conversations at once, in order",
+    )
+    p.add_argument(
         "--use-running",
         action="store_true",
         help="measure the `make dev` stack instead of starting one; explicit and token only",
@@ -143,12 +156,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         total += sum(sdk_floor_levels(args, levels)) * len(SDK_FLOOR_PROCESSES)
     total += FLOOR_ROUNDS + sum(levels)
     with_idle = args.idle_seconds > 0 and not args.use_running
-    progress = Progress(total + with_idle)
+    with_turns = args.turns > 0 and not args.use_running
+    progress = Progress(total + with_idle + with_turns)
     if with_idle:
         # First, on a stack of its own (supervised, as `make dev` runs it), before the
         # bursts leave anything running.
         result["idle"] = measure_idle(args.idle_seconds)
         progress.step("idle: the debug page open, nobody speaking")
+    if with_turns:
+        # Then conversations, also on a stack of their own: the gateway's engines and the
+        # people's audio would weigh on the join figures, and the bursts on the turns.
+        levels = tuple(int(n) for n in args.turn_levels.split(",") if n.strip())
+        result["turns"] = turns.measure(args.turns, levels)
+        progress.step("conversations with the offline Inference gateway")
     if args.use_running:
         stack = running_stack()
         target = _target(stack, settings.livekit_agent_name)

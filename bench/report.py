@@ -137,6 +137,8 @@ def markdown(result: dict[str, Any]) -> str:
     lines += _bursts_table(result, ours, base)
     if result.get("idle"):
         lines += idle.markdown(result["idle"])
+    if result.get("turns"):
+        lines += _turns().markdown(result["turns"])
     lines += _floor_table(result)
     lines += _sdk_floor_table(result)
     lines += _steps_table(result)
@@ -336,7 +338,19 @@ def verdicts(result: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         row("production (`start`) mode bursts", f"{lost} of {rooms} lost", "0 lost", lost == 0)
     for measure, now, target, ok in idle.verdicts(result["idle"]) if result.get("idle") else ():
         row(measure, now, target, ok)
+    for measure, now, target, ok in (
+        _turns().verdicts(result["turns"]) if result.get("turns") else ()
+    ):
+        row(measure, now, target, ok)
     return out
+
+
+def _turns() -> Any:
+    """bench/turns.py, imported when used: it imports the gateway's settings and the
+    people's SDK, which the join figures' report does not need."""
+    from bench import turns_report
+
+    return turns_report
 
 
 def write(result: dict[str, Any], out: Path) -> dict[str, Path]:

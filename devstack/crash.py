@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 # What separates an error from its fix in the one line the agent runner prints when it
-# cannot start (agent/user_file.py FIX_SEPARATOR, which cannot import this module).
+# cannot start (agent/crash_lines.py FIX_SEPARATOR, which cannot import this module).
 FIX_SEPARATOR = "; fix: "
 MODEL_FILES_FIX = (
     "Run the project's `python -m livekit.agents download-files` once online (the stack runs "
@@ -38,7 +38,7 @@ class Reason:
     fix: str
 
 
-# The same rule as agent/user_file.plugin_package: that runner runs in the project's own
+# The same rule as agent/crash_lines.plugin_package: that runner runs in the project's own
 # Python and can import nothing of the stack, so it keeps its own copy.
 def plugin_package(module: str) -> str:
     """`livekit.plugins.ai_coustics` -> `livekit-plugins-ai-coustics`, as LiveKit names them."""

@@ -186,7 +186,14 @@ class AgentWorker(Process):
                 # a proxy that is not there retries, and its job's teardown waits for that.
                 # No Inference gateway unless one is given (Gateway.env_for_workers): off is
                 # today's self-hosted behaviour, which most tests reproduce.
-                **{"DEVSTACK_INSIGHTS": "off", "DEVSTACK_INFERENCE": "off", **env},
+                # The loopback agent unless a test asks for another mode: `make dev`'s default
+                # (a conversation) needs a gateway, and most tests are about joining.
+                **{
+                    "DEVSTACK_INSIGHTS": "off",
+                    "DEVSTACK_INFERENCE": "off",
+                    "AGENT_MODE": "loopback",
+                    **env,
+                },
             ),
         )
 
@@ -254,15 +261,23 @@ class Proxy(Process):
 
 
 class Gateway(Process):
-    """`python -m gateway` (LiveKit Inference offline) on a free port, for `server`'s keys."""
+    """`python -m gateway` (LiveKit Inference offline) on a free port, for `server`'s keys;
+    with `supervised`, run by `python -m supervisor` as the Procfile runs it."""
 
-    def __init__(self, server: LiveKitServer, port: int | None = None, **env: str) -> None:
+    def __init__(
+        self,
+        server: LiveKitServer,
+        port: int | None = None,
+        supervised: bool = False,
+        **env: str,
+    ) -> None:
         self.port = port or free_port()
-        super().__init__(
-            "gateway",
-            [sys.executable, "-m", "gateway"],
-            base_env(server, GATEWAY_PORT=str(self.port), **env),
-        )
+        self.state_dir = server.log_path.parent if server.log_path else None
+        self.supervisor_name = f"gateway-{self.port}"
+        command = [sys.executable, "-m", "gateway"]
+        if supervised:
+            command = [sys.executable, "-m", "supervisor", self.supervisor_name, "--", *command]
+        super().__init__("gateway", command, base_env(server, GATEWAY_PORT=str(self.port), **env))
 
     @property
     def url(self) -> str:

@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     agent_idle_processes: int | None = Field(None, ge=0, le=64, examples=[4])
     agent_load_threshold: float | None = Field(None, gt=0, le=1, examples=[0.7])
     agent_mode: Literal["loopback", "openai", "inference", "auto"] = Field(
-        "loopback", examples=["loopback"]
+        "inference", examples=["inference"]
     )
     # Your own worker file, run in place of agent/worker.py (see agent/user_file.py); with
     # AGENT_DIR, relative to that project (default: src/agent.py or agent.py).
@@ -268,25 +268,29 @@ class Settings(BaseSettings):
         return self.mode_and_reason()[0]
 
     def mode_and_reason(self) -> tuple[Mode, str]:
-        """Which media mode the agent runs, and why: offline unless OpenAI is asked for on
-        purpose (AGENT_MODE=openai, or `auto` with a key in the env file, not the shell)."""
+        """Which media mode the agent runs, and why: a conversation through Inference (the
+        default), loopback, or OpenAI when asked for on purpose (AGENT_MODE=openai, or
+        `auto` with a key in the env file, not the shell)."""
         if self.agent_mode == "openai":
             return "openai", "AGENT_MODE=openai"
-        if self.agent_mode == "inference":
-            where = {
-                "local": f"the stack's offline gateway at {self.gateway_url}",
-                "cloud": "LiveKit Cloud",
-                "off": "nowhere (DEVSTACK_INFERENCE=off: every turn fails)",
-            }[self.inference]
-            return "inference", f"AGENT_MODE=inference: a conversation through {where}"
+        if self.agent_mode == "auto" and self.env_file_values.get("OPENAI_API_KEY"):
+            return "openai", "AGENT_MODE=auto and OPENAI_API_KEY is set in the env file"
+        unused = (
+            "; OPENAI_API_KEY is set but unused, set AGENT_MODE=openai to use it"
+            if self.openai_api_key
+            else ""
+        )
+        if self.agent_mode == "loopback":
+            return "loopback", f"AGENT_MODE=loopback: offline, echoes your speech{unused}"
+        where = {
+            "local": f"the stack's offline gateway at {self.gateway_url}",
+            "cloud": "LiveKit Cloud",
+            "off": "nowhere (DEVSTACK_INFERENCE=off: every turn fails)",
+        }[self.inference]
+        why = f"AGENT_MODE={self.agent_mode}"
         if self.agent_mode == "auto":
-            if self.env_file_values.get("OPENAI_API_KEY"):
-                return "openai", "AGENT_MODE=auto and OPENAI_API_KEY is set in the env file"
-            return "loopback", "AGENT_MODE=auto and the env file sets no OPENAI_API_KEY"
-        why = "AGENT_MODE=loopback (the default: offline, no API key needed)"
-        if self.openai_api_key:
-            why += "; OPENAI_API_KEY is set but unused, set AGENT_MODE=openai to use it"
-        return "loopback", why
+            why += " and the env file sets no OPENAI_API_KEY"
+        return "inference", f"{why}: a conversation through {where}{unused}"
 
     def require_openai(self) -> None:
         """OpenAI mode needs a key, unless OPENAI_BASE_URL names a local compatible server."""

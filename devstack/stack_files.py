@@ -20,3 +20,6 @@ SCRIPTS = ROOT / "scripts"
 # The runner of a user's agent file (it imports nothing of the stack: any Python with
 # livekit-agents runs it as a script).
 AGENT_RUNNER = ROOT / "agent" / "user_file.py"
+# The LiveKit Inference gateway (`python -m gateway` with ROOT on the path), which the pytest
+# plugin runs with livekit-devstack[voice] (devstack/conversation_gateway.py).
+GATEWAY = ROOT / "gateway"

@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from devstack.cloud_only import CloudNote, cloud_note
 from devstack.crash import plain
 from devstack.log_lines import NewLines
 
@@ -160,14 +161,30 @@ def _failure(level: str, at: float, text: list[str]) -> JobFailure | None:
     )
 
 
+def _note(level: str, at: float, text: list[str]) -> CloudNote | None:
+    message, extra = _extra(text[0])
+    return cloud_note(level, at, message, extra)
+
+
 class _Tally:
-    """Each job's failures, one per job and kind (the first, with how often it recurred)."""
+    """Each job's failures, one per job and kind (the first, with how often it recurred),
+    and its notes: a plugin that needs LiveKit Cloud, one per job and plugin."""
 
     def __init__(self) -> None:
         self.seen: dict[tuple[str, str], JobFailure] = {}
+        self.notes: dict[tuple[str, str], CloudNote] = {}
 
     def add(self, record: Record) -> None:
         _count(self.seen, record)
+        if (note := _note(*record)) is not None:
+            self.notes.setdefault((note.job_id, note.plugin), note)
+
+    def noted(self, pending: Record | None) -> list[CloudNote]:
+        """The notes, with the record still open read as it reads now."""
+        notes = dict(self.notes)
+        if pending is not None and (note := _note(*pending)) is not None:
+            notes.setdefault((note.job_id, note.plugin), note)
+        return sorted(notes.values(), key=lambda n: n.at)
 
     def failing(self, pending: Record | None) -> list[JobFailure]:
         """Copies of the failures, with the record still open counted as it reads now (a
@@ -229,6 +246,10 @@ class _FollowedLog:
                 self.tally.add(done)
         return self.tally.failing(self.records.current)
 
+    def notes(self) -> list[CloudNote]:
+        """The notes as of the last read."""
+        return self.tally.noted(self.records.current)
+
 
 class WorkerLogs:
     """The job failures in the stack's worker logs, each log followed as it grows. Calls may
@@ -241,7 +262,14 @@ class WorkerLogs:
 
     def failures(self, *, room: str | None = None, since: float = 0) -> list[JobFailure]:
         """For `room` if given, since `since` (epoch seconds)."""
+        return self.read(room=room, since=since)[0]
+
+    def read(
+        self, *, room: str | None = None, since: float = 0
+    ) -> tuple[list[JobFailure], list[CloudNote]]:
+        """The failures and the notes, for `room` if given, since `since` (epoch seconds)."""
         found: list[JobFailure] = []
+        notes: list[CloudNote] = []
         with self._lock:
             paths = log_paths(self.state_dir)
             for gone in set(self._logs) - set(paths):
@@ -250,10 +278,15 @@ class WorkerLogs:
                 try:
                     log = self._logs.get(path) or self._logs.setdefault(path, _FollowedLog(path))
                     found += log.read()
+                    notes += log.notes()
                 except OSError:  # removed meanwhile: followed again if it comes back
                     self._logs.pop(path, None)
-        # A second of slack: the log's clock has millisecond stamps, the server's ages tenths.
-        return [f for f in found if (room is None or f.room == room) and f.at >= since - 1]
+
+        def mine(x: JobFailure | CloudNote) -> bool:
+            # A second of slack: the log's clock has millisecond stamps, the server's ages tenths.
+            return (room is None or x.room == room) and x.at >= since - 1
+
+        return [f for f in found if mine(f)], [n for n in notes if mine(n)]
 
 
 def read_failures(

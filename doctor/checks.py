@@ -1,5 +1,6 @@
 """The check lines of a diagnosis: one per topic, with what was seen. A topic fails when
-a blocking rule of its own applies (rules.py), and then shows that rule's fix."""
+a blocking rule of its own applies (rules.py), and then shows that rule's fix. A warning
+("warn") is something to know that blocks nothing and is no failure."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Literal
 
 from doctor.rules import Facts, Rule, name_of
 
-Status = Literal["pass", "fail", "unknown"]
+Status = Literal["pass", "fail", "unknown", "warn"]
 
 
 @dataclass
@@ -146,6 +147,22 @@ def _jobs(f: Facts) -> tuple[str, Status] | None:
     return listing, "fail"
 
 
+def _cloud_only(f: Facts) -> tuple[str, Status] | None:
+    """The room's jobs use a plugin that needs LiveKit Cloud (noise cancellation) and runs
+    without it, from the worker's own warning: once per plugin, never a failure."""
+    plugins = list(dict.fromkeys(n["plugin"] for n in f.ev.notes))  # each worker's words
+    if not plugins:
+        return None
+    one = len(plugins) == 1
+    return (
+        f"{' and '.join(plugins)} {'needs' if one else 'need'} LiveKit Cloud: this server is "
+        f"not Cloud and refused to authorize {'it' if one else 'them'}, as a self-hosted "
+        "server without Cloud does, so the audio passes through unenhanced; your agent still "
+        "hears the person",
+        "warn",
+    )
+
+
 def _probe(f: Facts) -> tuple[str, Status] | None:
     p = f.ev.probe
     if p is None:
@@ -208,9 +225,17 @@ TOPICS: list[tuple[str, str, Callable[[Facts], tuple[str, Status] | None]]] = [
     ("room", "room", _room),
     ("dispatches", "dispatches", _dispatches),
     ("jobs", "agent's jobs", _jobs),
+    ("cloud_only", "Cloud only", _cloud_only),
     ("probe", "live probe", _probe),
 ]
 TOKEN_NAMES_FIX = "Mint the token with the worker's agent name."
+CLOUD_ONLY_FIX = (
+    "Nothing to fix for Cloud: there it works as written. Offline (and on any self-hosted "
+    "server) the agent hears the audio unenhanced; to drop the warning, leave the noise "
+    "cancellation out while you develop here."
+)
+# The hint under a line that is not a failure: what it means, and what to do if anything.
+HINTS = {"token_names": TOKEN_NAMES_FIX, "cloud_only": CLOUD_ONLY_FIX}
 
 
 def run_checks(facts: Facts, rules: list[Rule]) -> list[Check]:
@@ -222,7 +247,7 @@ def run_checks(facts: Facts, rules: list[Rule]) -> list[Check]:
             continue
         evidence, status = seen
         failing = next((r for r in rules if r.blocking and r.check == key), None)
-        fix = failing.fix if failing else (TOKEN_NAMES_FIX if key == "token_names" else "")
+        fix = failing.fix if failing else HINTS.get(key, "")
         if failing:
             status = "fail"
         checks.append(Check(key, title, status, evidence, fix if status != "pass" else ""))

@@ -15,7 +15,7 @@ from devstack.worker_health import default_agent_name
 from doctor.diagnose import Diagnosis, diagnose
 from doctor.evidence import Target, gather
 
-MARKS = {"pass": "✓", "fail": "✗", "unknown": "?"}
+MARKS = {"pass": "✓", "fail": "✗", "unknown": "?", "warn": "!"}
 
 
 def doctor_parser(sub: argparse._SubParsersAction, settings: Settings) -> None:  # type: ignore[type-arg]

@@ -22,7 +22,7 @@ from devstack.server_log import WorkerRegistry, read_registry
 from devstack.settings import Settings, http_url
 from devstack.tokens import admin_token
 from devstack.worker_health import WorkerStatus, fetch_worker_status, pool_statuses
-from doctor.agent_facts import agent_crash_facts, job_failures, project_facts
+from doctor.agent_facts import agent_crash_facts, job_log, project_facts
 from doctor.probe import ProbeFacts, run_probe
 from doctor.token_report import TokenReport, analyze_token
 
@@ -135,6 +135,9 @@ class Evidence:
     job_failures: list[dict[str, Any]] = field(default_factory=list)
     # The stack's LiveKit Inference: {mode, url, up, ...} (devstack/inference_status.py).
     inference: dict[str, Any] | None = None
+    # What the worker's log warns of the room's jobs since its newest dispatch: a plugin
+    # that needs LiveKit Cloud and runs without it (devstack/cloud_only.py). Blocks nothing.
+    notes: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -158,6 +161,7 @@ class Evidence:
             "job_failures": self.job_failures,
             # Only when known (the stack's own deployment): recorded facts stay as they were.
             **({"inference": self.inference} if self.inference is not None else {}),
+            **({"notes": self.notes} if self.notes else {}),
         }
 
     @classmethod
@@ -191,6 +195,7 @@ class Evidence:
             project=d.get("project"),
             job_failures=d.get("job_failures", []),
             inference=d.get("inference"),
+            notes=d.get("notes", []),
         )
 
 
@@ -270,17 +275,18 @@ def gave_up(registry: WorkerRegistry, room: RoomFacts, agent_name: str) -> list[
     return registry.gave_up_since(room.name, agent_name, newest)
 
 
-def failures_since_dispatch(
+def since_dispatch(
     state_dir: Path, room: RoomFacts, agent_name: str
-) -> list[dict[str, Any]]:
-    """The worker log's failures of `agent_name`'s jobs in `room` since its newest dispatch
-    (or since the room was created): an older room of that name is not this one."""
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The worker log's failures and warnings of `agent_name`'s jobs in `room` since its
+    newest dispatch (or since the room was created): an older room of that name is not
+    this one."""
     if not room.exists:
-        return []
+        return [], []
     mine = [d.age_seconds for d in room.dispatches if d.agent_name == agent_name]
     age = min(mine) if mine else room.age_seconds
     since = time.time() - age if age is not None else 0.0  # a fresh dispatch's age is 0.0
-    return job_failures(state_dir, room.name, agent_name, since)
+    return job_log(state_dir, room.name, agent_name, since)
 
 
 async def gather(target: Target) -> Evidence:
@@ -339,7 +345,7 @@ async def gather(target: Target) -> Evidence:
             if registry is not None and evidence.room is not None:
                 evidence.gave_up = gave_up(registry, evidence.room, agent_name or "")
             if target.state_dir is not None and evidence.room is not None:
-                evidence.job_failures = failures_since_dispatch(
+                evidence.job_failures, evidence.notes = since_dispatch(
                     target.state_dir, evidence.room, agent_name or ""
                 )
         if target.probe and agent_name:

@@ -14,7 +14,7 @@ import uvicorn
 
 from devstack.settings import SettingsError, load_settings
 from gateway.app import create_app, describe
-from gateway.engines import load_engines
+from gateway.engines import EngineError, load_engines
 
 logger = logging.getLogger("devstack.gateway")
 
@@ -48,7 +48,7 @@ def main() -> None:
     started = time.monotonic()
     try:
         engines = load_engines(settings)
-    except RuntimeError as exc:  # an engine's EngineError: one line naming the setting
+    except EngineError as exc:  # one line naming the setting to change
         sys.exit(f"gateway: {exc}")
     served = describe(settings, engines)
     logger.info(

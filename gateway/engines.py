@@ -14,6 +14,11 @@ logger = logging.getLogger("devstack.gateway")
 SERVERS = {"stt": "gateway.stt", "tts": "gateway.tts"}
 
 
+class EngineError(RuntimeError):
+    """An engine could not load or serve: its model is missing, its process died or is
+    stuck. At start, `python -m gateway` exits with its one line (gateway/__main__.py)."""
+
+
 def load_engines(settings: Settings) -> dict[str, Any]:
     engines: dict[str, Any] = {}
     for kind, module_name in SERVERS.items():

@@ -8,7 +8,8 @@ import asyncio
 import shutil
 from asyncio.subprocess import DEVNULL, PIPE
 
-from gateway.piper_voice import EngineError, Line, Voice
+from gateway.engines import EngineError
+from gateway.piper_voice import Line, Voice
 
 
 class EspeakVoice(Voice):

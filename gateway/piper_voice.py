@@ -25,6 +25,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gateway.engines import EngineError
+
 logger = logging.getLogger("devstack.gateway.tts")
 SENTINEL = "_|_"
 MARK = f"text={SENTINEL}, phonemes=[]".encode()
@@ -32,10 +34,6 @@ WARMUP = "Hello, the voice is ready."  # onnxruntime's first run is several time
 STALL_SECONDS = 60.0  # no audio and no end for this long: the child is stuck, kill it
 READ_BYTES = 1 << 16
 MAX_STDERR_BYTES = 1 << 20  # a line of piper's log is a few kB; bound a runaway one
-
-
-class EngineError(RuntimeError):
-    """The engine could not speak a line (its process died or is stuck)."""
 
 
 def clean(text: str) -> str:

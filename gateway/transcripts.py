@@ -66,11 +66,14 @@ class Transcripts:
                 self.put({"type": "start_of_speech", "start": event.utterance.onset / SAMPLE_RATE})
             elif isinstance(event, Paused):
                 self._drop_speculation()
-                self._speculation = (
-                    event.utterance,
-                    event.utterance.speech_end,
-                    self._transcribe(event.utterance, final=True),
-                )
+                # A guess at the final, worth a Whisper call only when no other call
+                # waits: with several people at once, their finals go first.
+                if not self.whisper.queued:
+                    self._speculation = (
+                        event.utterance,
+                        event.utterance.speech_end,
+                        self._transcribe(event.utterance, final=True),
+                    )
             elif isinstance(event, Ended):
                 await self._end(event)
         if self._speculation is not None:
@@ -109,9 +112,13 @@ class Transcripts:
 
     def _maybe_interim(self) -> None:
         """An interim of the utterance so far, after each second of new speech, one at a
-        time per socket (an interim that would wait behind another would be stale)."""
+        time per socket (an interim that would wait behind another would be stale), and
+        none while Whisper works for anyone: with several people speaking at once, finals
+        keep up with real time and interims come when there is room for them."""
         utterance = self.endpointer.current
         if utterance is None or (self._interim is not None and not self._interim.done()):
+            return
+        if self.whisper.busy:
             return
         if utterance.samples - self._interim_at < INTERIM_EVERY * SAMPLE_RATE:
             return

@@ -27,8 +27,9 @@ from starlette.websockets import WebSocketDisconnect
 
 from devstack.settings import Settings
 from gateway.auth import admit
+from gateway.engines import EngineError
 from gateway.espeak_voice import espeak
-from gateway.piper_voice import EngineError, Line, PiperVoice, Voice
+from gateway.piper_voice import Line, PiperVoice, Voice
 from gateway.protocol import ProtocolError, fail, receive, send
 
 logger = logging.getLogger("devstack.gateway.tts")

@@ -24,16 +24,13 @@ import numpy as np
 from faster_whisper import WhisperModel
 
 from devstack.settings import Settings
+from gateway.engines import EngineError
 
 logger = logging.getLogger("devstack.gateway.stt")
 # faster-whisper logs every call at INFO; the socket's own line says what a final took.
 logging.getLogger("faster_whisper").setLevel(logging.WARNING)
 SAMPLE_RATE = 16000  # what Whisper hears; the sockets resample to it
 FINAL, INTERIM = 0, 1  # priorities: lower goes first
-
-
-class EngineError(RuntimeError):
-    """The STT engine cannot load; the message names the setting to change."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +69,19 @@ class Whisper:
         self.multilingual = bool(model.model.is_multilingual)
         self._jobs: queue.PriorityQueue[_Job] = queue.PriorityQueue()
         self._seq = itertools.count()
+        self._running = False
         threading.Thread(target=self._work, name="whisper", daemon=True).start()
+
+    @property
+    def busy(self) -> bool:
+        """A call runs or waits: another socket's interim asked now would only delay the
+        finals behind it (a call, once started, is not pre-empted)."""
+        return self._running or not self._jobs.empty()
+
+    @property
+    def queued(self) -> bool:
+        """Calls wait behind the one running: people are waiting for their finals."""
+        return not self._jobs.empty()
 
     async def transcribe(
         self, audio: np.ndarray, *, final: bool, language: str | None = None
@@ -91,10 +100,13 @@ class Whisper:
             job = self._jobs.get()
             if not job.future.set_running_or_notify_cancel():
                 continue  # its utterance ended, or its socket went away, while it waited
+            self._running = True
             try:
                 job.future.set_result(self.run(job.audio, job.words, job.language))
             except Exception as exc:  # handed to the socket waiting for it
                 job.future.set_exception(exc)
+            finally:
+                self._running = False
 
     def run(self, audio: np.ndarray, words: bool, language: str | None) -> Transcript:
         """One blocking call (the worker thread's, and the warm-up's at load)."""

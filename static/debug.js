@@ -328,13 +328,22 @@ function startMeter(track, meterId, peakKey) {
   meters.push(() => { clearInterval(timer); analyser.cleanup(); $(meterId).value = 0; });
 }
 
-function addTranscript(from, text, isAgent) {
-  const li = document.createElement("li");
-  li.innerHTML = '<span class="from"></span><span class="text"></span>';
+// One line per transcription segment: livekit-agents sends a person's interim transcripts
+// and then the final one as separate streams of one segment (lk.segment_id), so each
+// replaces the line it began rather than adding a line per guess.
+const segments = new Map();
+
+function addTranscript(from, text, isAgent, segment = "") {
+  let li = segment ? segments.get(segment) : undefined;
+  if (!li) {
+    li = document.createElement("li");
+    li.innerHTML = '<span class="from"></span><span class="text"></span>';
+    $("transcript").append(li);
+    if (segment) segments.set(segment, li);
+  }
   li.querySelector(".from").textContent = from;
   li.querySelector(".from").classList.toggle("agent", isAgent);
   li.querySelector(".text").textContent = text;
-  $("transcript").append(li);
   li.scrollIntoView({ block: "nearest" });
 }
 
@@ -424,7 +433,10 @@ function wireRoom(r) {
   const onText = (topic) => async (reader, { identity }) => {
     const text = await reader.readAll();
     const p = r.remoteParticipants.get(identity);
-    addTranscript(identity, text, !!p?.isAgent);
+    const attributes = reader.info?.attributes ?? {};
+    addTranscript(identity, text, !!p?.isAgent, attributes["lk.segment_id"] ?? "");
+    // Interim guesses replace each other on the line; the log keeps the final words only.
+    if (attributes["lk.transcription_final"] === "false") return;
     log(topic === "lk.chat" ? "chat received" : "transcript", `${identity}: ${text}`);
   };
   r.registerTextStreamHandler("lk.transcription", onText("lk.transcription"));
@@ -443,6 +455,7 @@ async function connect(event) {
   devstack.diagnosis = null;
   $("log").replaceChildren();
   $("transcript").replaceChildren();
+  segments.clear();
   $("diagnosis-card").hidden = true;
   showBanner("");
   startedAt = performance.now();
@@ -523,23 +536,32 @@ async function onTimeout(roomName, agentName, timeoutS) {
 // is logged once, and the doctor's verdict with its fix is shown. The room itself is asked
 // for once, for when it was created (an earlier room of that name's jobs are not this
 // one's); then only the light endpoint, which asks the server nothing and reads the log on
-// from where it stopped.
+// from where it stopped. A note (a plugin that needs LiveKit Cloud, such as its noise
+// cancellation, running without it) is a warning, logged once per job and plugin; it blocks
+// nothing, so it asks for no diagnosis.
 const failuresSeen = new Set();
 let failuresSince = null; // the joined room's created_at, epoch seconds; null: not known yet
 async function refreshJobFailures(roomName) {
-  let failures;
+  let failures, notes;
   try {
     if (failuresSince === null) {
       const r = await api(`/api/rooms/${encodeURIComponent(roomName)}`);
       failuresSince = Number(r.created_at) || 0;
       failures = r.job_failures || [];
+      notes = r.notes || [];
     } else {
       const r = await api(`/api/rooms/${encodeURIComponent(roomName)}/job-failures?since=${failuresSince}`);
       failures = r.job_failures;
+      notes = r.notes || [];
     }
   } catch (err) {
     return;
   }
+  for (const n of notes.filter((n) => !failuresSeen.has(`${n.job_id}:note:${n.plugin}`))) {
+    failuresSeen.add(`${n.job_id}:note:${n.plugin}`);
+    log("needs LiveKit Cloud", `${n.job_id}: ${n.text}`, "warn");
+  }
+  devstack.jobNotes = notes;
   const fresh = failures.filter((j) => !failuresSeen.has(`${j.job_id}:${j.kind}`));
   if (!fresh.length) return;
   for (const j of fresh) {
@@ -565,7 +587,7 @@ async function showDiagnosis(roomName, agentName, probe) {
       const li = document.createElement("li");
       li.className = c.status;
       li.innerHTML = '<span class="mark"></span><span class="what"></span><div class="fix"></div>';
-      li.querySelector(".mark").textContent = { pass: "✓", fail: "✗" }[c.status] || "?";
+      li.querySelector(".mark").textContent = { pass: "✓", fail: "✗", warn: "!" }[c.status] || "?";
       li.querySelector(".what").textContent = `${c.title}: ${c.evidence}`;
       li.querySelector(".fix").textContent = c.status === "pass" ? "" : c.fix || "";
       $("checks").append(li);

@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 from typing import IO
 
+from devstack.cloud_only import NativeLines
 from devstack.crash import plain
 from devstack.worker_log import LOGS
 
@@ -30,10 +31,12 @@ class Output:
         self.tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
         self._lock = threading.Lock()
         self._reader: threading.Thread | None = None
+        self._native = NativeLines()
 
     def follow(self, stream: IO[bytes]) -> None:
         """Start reading a new child's output (the previous child's reader is done)."""
         self.tail.clear()
+        self._native = NativeLines()
         self._reader = threading.Thread(target=self._read, args=(stream,), daemon=True)
         self._reader.start()
 
@@ -49,10 +52,14 @@ class Output:
     def _read(self, stream: IO[bytes]) -> None:
         with stream, contextlib.suppress(OSError, ValueError):
             for raw in iter(stream.readline, b""):
+                text = raw.decode(errors="replace")
+                # LiveKit Cloud's noise cancellation offline: the runner's one WARNING
+                # says it (devstack/cloud_only.py); its native ERROR lines would not.
+                if self._native.told_elsewhere(plain(text)):
+                    continue
                 with contextlib.suppress(OSError, ValueError):
                     sys.stdout.buffer.write(raw)
                     sys.stdout.buffer.flush()
-                text = raw.decode(errors="replace")
                 with self._lock:
                     self.tail.append(text.rstrip("\n"))
                 self._keep(plain(text) + "\n")

@@ -16,7 +16,7 @@ from devstack.local_server import (
     docker_engine_up,
     start_livekit_server,
 )
-from devstack.processes import AgentWorker, Proxy
+from devstack.processes import AgentWorker, Gateway, Proxy
 from devstack.waiting import free_port
 from doctor.probe import ProbeFacts, run_probe
 from tests.support.insights import RecordedSession, hold_conversation, start_insights_worker
@@ -119,3 +119,15 @@ def recorded_session(livekit_server: LiveKitServer, proxy: Proxy) -> RecordedSes
         return asyncio.run(hold_conversation(livekit_server, proxy, worker, room))
     finally:
         worker.stop()
+
+
+@pytest.fixture(scope="session")
+def gateway(livekit_server: LiveKitServer) -> Iterator[Gateway]:
+    """A real `python -m gateway` (LiveKit Inference offline) with the test server's keys,
+    shared by every test that has an agent talk: its models load once."""
+    process = Gateway(livekit_server)
+    try:
+        process.wait_ready(timeout=120)
+        yield process
+    finally:
+        process.stop()

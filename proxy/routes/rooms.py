@@ -1,6 +1,7 @@
 """GET /api/rooms and /api/rooms/{room}: rooms, participants with kind, dispatches with
-jobs; GET /api/rooms/{room}/job-failures: what the worker's log says of the room's jobs,
-with no call to the server (the page asks for it every few seconds)."""
+jobs; GET /api/rooms/{room}/job-failures: what the worker's log says of the room's jobs
+(failures, and notes that block nothing), with no call to the server (the page asks for
+it every few seconds)."""
 
 from __future__ import annotations
 
@@ -60,8 +61,10 @@ async def get_room(
             "A room exists while someone is in it, or until its empty/departure timeout ends.",
         )
     # What the stack's workers logged about this room's jobs since it was created: a job
-    # that crashed, lacked its model files, or whose session fails (the page shows it).
-    described["job_failures"] = await _failures(request, name, float(described["created_at"] or 0))
+    # that crashed, lacked its model files, or whose session fails, and the notes (a plugin
+    # that needs LiveKit Cloud); the page shows them.
+    since = float(described["created_at"] or 0)
+    described["job_failures"], described["notes"] = await _job_log(request, name, since)
     if cluster:
         # Several nodes: the room's node (from the allocating node's log) and each agent
         # job's node (its worker's).
@@ -94,10 +97,13 @@ async def get_job_failures(
     ] = 0,
 ) -> dict[str, Any]:
     """The room's jobs that crashed, lacked their model files, or whose session fails, from
-    the stack's worker logs, read on from where the previous request stopped. Asks the
-    server nothing, so a room that ended still answers; [] when no worker log is kept."""
+    the stack's worker logs, read on from where the previous request stopped; and the notes
+    on them that block nothing (a plugin that needs LiveKit Cloud and runs without it).
+    Asks the server nothing, so a room that ended still answers; [] when no worker log is
+    kept."""
     name = _room_name(room)
-    return {"room": name, "since": since, "job_failures": await _failures(request, name, since)}
+    failures, notes = await _job_log(request, name, since)
+    return {"room": name, "since": since, "job_failures": failures, "notes": notes}
 
 
 def _room_name(room: str) -> str:
@@ -107,8 +113,10 @@ def _room_name(room: str) -> str:
         raise ApiError(422, "invalid_request", f"room: {exc}", exc.hint) from None
 
 
-async def _failures(request: Request, room: str, since: float) -> list[dict[str, Any]]:
+async def _job_log(
+    request: Request, room: str, since: float
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     logs: WorkerLogs = request.app.state.worker_logs
     # In a thread: the first read of a long log is up to 4 MB (devstack/worker_log.py).
-    found = await asyncio.to_thread(logs.failures, room=room, since=since)
-    return [f.to_dict() for f in found]
+    failures, notes = await asyncio.to_thread(logs.read, room=room, since=since)
+    return [f.to_dict() for f in failures], [n.to_dict() for n in notes]

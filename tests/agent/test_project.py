@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from agent.crash_lines import imported_plugins, plugin_package
 from agent.project import ProjectError, find_project, project_environment
-from agent.user_file import imported_plugins, plugin_package
 from devstack.settings import load_settings
 
 pytestmark = pytest.mark.unit

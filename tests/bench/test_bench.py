@@ -23,7 +23,8 @@ def test_bench_smoke_writes_json_markdown_and_plot(tmp_path: Path) -> None:
     done = subprocess.run(
         [
             sys.executable, "-m", "bench", "--rooms", "2", "--concurrency", "2",
-            "--start-bursts", "2", "--idle-seconds", "5", "--out", str(tmp_path),
+            "--start-bursts", "2", "--idle-seconds", "5", "--turns", "2", "--turn-levels", "1",
+            "--out", str(tmp_path),
         ],
         cwd=ROOT,
         capture_output=True,
@@ -78,6 +79,13 @@ def test_bench_smoke_writes_json_markdown_and_plot(tmp_path: Path) -> None:
     assert idle["page_state_after"] == "joined"
     assert set(idle["cpu_percent_of_a_core"]) == {"proxy", "worker", "livekit-server"}
     assert set(idle["no_page"]["cpu_percent_of_a_core"]) == set(idle["cpu_percent_of_a_core"])
+    # Conversations with the gateway: every turn of the one conversation answered, the
+    # gateway's start and memory measured, the engines timed alone.
+    talk = result["turns"]
+    (alone,) = talk["levels"]
+    assert alone["answered"] == alone["turns"] == 2, alone
+    assert talk["gateway_ready_s"] > 0 and talk["peak"]["gateway"]["rss_mb"] > 0
+    assert talk["engines"]["whisper_p50_s"] > 0
     assert (tmp_path / "bench.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     markdown = (tmp_path / "bench.md").read_text()
     assert "| stack | explicit | 2 |" in markdown and "### Targets" in markdown
@@ -85,5 +93,6 @@ def test_bench_smoke_writes_json_markdown_and_plot(tmp_path: Path) -> None:
     assert "### livekit.rtc alone" in markdown and "### The floor, measured in this run" in markdown
     assert "p95 ÷ floor" in markdown
     assert "### Idle" in markdown and "proxy CPU, idle with the page open" in markdown
+    assert "### Conversations with the offline Inference gateway" in markdown
     assert "### Targets" in done.stdout
     assert "baseline: explicit, one room at a time" in done.stderr  # the progress bar

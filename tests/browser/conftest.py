@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import wave
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from devstack.chromium import CHROMIUM, launch_chromium
-from tests.support.speech import read_wav, speech_wav
+from tests.support.speech import read_wav, speech_wav, write_wav
 
 
 @pytest.fixture(scope="session")
@@ -22,13 +21,7 @@ def fake_mic_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
     directory = tmp_path_factory.mktemp("mic")
     samples, rate = read_wav(speech_wav(directory))
     padded = np.concatenate([samples, np.zeros(int(rate * 1.5), dtype=np.int16)])
-    path = directory / "mic.wav"
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate)
-        w.writeframes(padded.tobytes())
-    return path
+    return write_wav(directory / "mic.wav", padded, rate)
 
 
 # Module scope, not session: sync Playwright keeps an event loop running on this thread

@@ -12,7 +12,6 @@ import contextlib
 import os
 import re
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -24,7 +23,8 @@ import pytest
 from livekit import rtc
 
 from devstack.local_server import docker_engine_up
-from devstack.processes import OWN_PREFIXES, ROOT
+from devstack.make_dev_env import make_dev_env, three_free_ports
+from devstack.processes import ROOT
 from devstack.tokens import mint_token
 from devstack.waiting import free_port, wait_until
 from tests.support.clients import AGENT
@@ -38,26 +38,6 @@ AGENT_NAME = "my-interviewer"  # tests/agent/fixtures/seed_interviewer.py: a pro
 BAD = re.compile(r"ERROR|Traceback|stopped \(rc=-")
 LIVE_ROOMS = 3  # each with a person and an agent in it at the stop
 WEBHOOK_POST = "POST /api/webhooks/livekit"  # uvicorn's access line for each webhook
-
-
-def three_free_ports() -> int:
-    """P with P (signalling), P+1 (ICE/TCP) and P+2 (media/UDP) free, as
-    scripts/livekit-server's LIVEKIT_NODE_PORT lays them out."""
-    for _ in range(50):
-        base = free_port()
-        kinds = [
-            (base, socket.SOCK_STREAM),
-            (base + 1, socket.SOCK_STREAM),
-            (base + 2, socket.SOCK_DGRAM),
-        ]
-        try:
-            for port, kind in kinds:
-                with socket.socket(socket.AF_INET, kind) as s:
-                    s.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        return base
-    raise AssertionError("no three consecutive free ports")
 
 
 def tree(pid: int) -> list[psutil.Process]:
@@ -103,8 +83,14 @@ async def join_and_dispatch(url: str, proxy: str, room: str) -> rtc.Room:
 async def test_ctrl_c_stops_the_whole_stack_cleanly(tmp_path: Path) -> None:
     """SIGINT to honcho's process group, as Ctrl-C in its terminal, with rooms live and
     webhooks in flight: no ERROR, no traceback, every process and container gone."""
-    port, proxy_port, agent_port = three_free_ports(), free_port(), free_port()
-    env = base_env_for_make_dev(tmp_path, port, proxy_port, agent_port)
+    port, proxy_port = three_free_ports(), free_port()
+    env = make_dev_env(
+        tmp_path,
+        port,
+        proxy_port,
+        AGENT_FILE="tests/agent/fixtures/seed_interviewer.py",
+        LIVEKIT_AGENT_NAME=AGENT_NAME,
+    )
     docker = docker_engine_up()
     before = containers() if docker else set()
     honcho = subprocess.Popen(
@@ -183,28 +169,3 @@ def read_all(proc: subprocess.Popen[str], lines: list[str]) -> None:
     assert proc.stdout is not None
     for line in proc.stdout:
         lines.append(line.rstrip())
-
-
-# How the server runs stays the caller's (CI's image, a binary of one's own).
-KEPT = ("LIVEKIT_RUNTIME", "LIVEKIT_SERVER_IMAGE", "LIVEKIT_SERVER_BIN")
-
-
-def base_env_for_make_dev(
-    state: Path, port: int, proxy_port: int, agent_port: int
-) -> dict[str, str]:
-    """`make dev`'s environment on ports of its own, with your own agent file, and nothing
-    else of the stack's from the caller's environment."""
-    env = {k: v for k, v in os.environ.items() if k in KEPT or not k.startswith(OWN_PREFIXES)}
-    env.update(
-        PYTHONUNBUFFERED="1",
-        DEVSTACK_ENV_FILE="",
-        LIVEKIT_URL=f"ws://localhost:{port}",
-        LIVEKIT_NODE_PORT=str(port),
-        PROXY_PORT=str(proxy_port),
-        AGENT_HTTP_PORT=str(agent_port),
-        GATEWAY_PORT=str(free_port()),
-        AGENT_FILE="tests/agent/fixtures/seed_interviewer.py",
-        LIVEKIT_AGENT_NAME=AGENT_NAME,
-        DEVSTACK_STATE_DIR=str(state),
-    )
-    return env

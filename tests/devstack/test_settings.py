@@ -90,12 +90,16 @@ def test_bad_value_is_one_line_with_variable_value_and_example(
 
 
 def test_a_shell_openai_key_does_not_leave_offline(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A stray OPENAI_API_KEY in the shell keeps loopback, and the reason says so."""
+    """A stray OPENAI_API_KEY in the shell keeps the offline conversation (the default), and
+    the reason says so; so does loopback."""
     monkeypatch.setenv("OPENAI_API_KEY", "sk-from-the-shell")
     mode, why = load_settings().mode_and_reason()
-    assert mode == "loopback" and "set AGENT_MODE=openai" in why
+    assert mode == "inference" and "set AGENT_MODE=openai" in why
     monkeypatch.setenv("AGENT_MODE", "auto")
-    assert load_settings().mode == "loopback"
+    assert load_settings().mode == "inference"
+    monkeypatch.setenv("AGENT_MODE", "loopback")
+    mode, why = load_settings().mode_and_reason()
+    assert mode == "loopback" and "set AGENT_MODE=openai" in why
 
 
 def test_auto_mode_follows_a_key_in_the_env_file(
@@ -128,7 +132,8 @@ def test_the_secret_is_never_in_the_repr(monkeypatch: pytest.MonkeyPatch) -> Non
 @pytest.mark.parametrize(
     ("env", "executor", "idle"),
     [
-        ({}, "loop", 4),
+        ({"AGENT_MODE": "loopback"}, "loop", 4),
+        ({}, "process", 1),  # the default: a conversation through Inference
         ({"AGENT_MODE": "openai"}, "process", 1),
         ({"AGENT_FILE": "my_agent.py"}, "process", 1),
         ({"AGENT_JOB_EXECUTOR": "process"}, "process", 1),
@@ -139,8 +144,8 @@ def test_the_secret_is_never_in_the_repr(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_jobs_share_the_worker_only_for_the_loopback_agent(
     monkeypatch: pytest.MonkeyPatch, env: dict[str, str], executor: str, idle: int
 ) -> None:
-    """`auto`: loopback jobs share one process and one loop; the OpenAI pipeline and your
-    own file get a process each, as livekit-agents does; an explicit value always wins."""
+    """`auto`: loopback jobs share one process and one loop; a conversation (Inference or
+    the OpenAI pipeline) and your own file get a process each, as livekit-agents does; an explicit value always wins."""
     for var, value in env.items():
         monkeypatch.setenv(var, value)
     settings = load_settings()

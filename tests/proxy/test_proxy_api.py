@@ -133,14 +133,20 @@ def test_job_failures_of_a_room_come_from_the_worker_log_alone(
     proxy: Proxy, room_name: str
 ) -> None:
     """GET /api/rooms/{room}/job-failures: the crash a worker logged for this room, read
-    as the log grows, with no room on the server; a bad room name is a 422 with a hint."""
+    as the log grows, with no room on the server, and a warning that is a note, not a
+    failure; a bad room name is a 422 with a hint."""
     assert proxy.state_dir is not None
     log = proxy.state_dir / "logs" / f"agent-{room_name}.log"
     log.parent.mkdir(exist_ok=True)
     path = f"/api/rooms/{room_name}/job-failures"
     try:
         log.write_text("")
-        assert get(proxy, path).json() == {"room": room_name, "since": 0, "job_failures": []}
+        assert get(proxy, path).json() == {
+            "room": room_name,
+            "since": 0,
+            "job_failures": [],
+            "notes": [],
+        }
         extra = {"job_id": "AJ_api", "room": room_name, "agent_name": "crasher"}
         log.write_text(
             "2026-12-03 11:32:52,940 - ERROR livekit.agents - unhandled exception while "
@@ -152,6 +158,17 @@ def test_job_failures_of_a_room_come_from_the_worker_log_alone(
         assert failure["error"] == "RuntimeError: database URL is not set"
         later = get(proxy, path, params={"since": failure["at"] + 60}).json()
         assert later["job_failures"] == []
+        # LiveKit Cloud's noise cancellation offline: the runner's warning is a note.
+        with log.open("a") as f:
+            f.write(
+                "2026-12-03 11:32:53,000 - WARNING livekit.plugins.ai_coustics - ai-coustics "
+                "noise cancellation (livekit-plugins-ai-coustics) needs LiveKit Cloud: this "
+                f"server is not LiveKit Cloud. Your agent still hears the person. {json.dumps(extra)}\n"
+            )
+        answer = get(proxy, path).json()
+        assert [f["kind"] for f in answer["job_failures"]] == ["crashed"]
+        (note,) = answer["notes"]
+        assert note["plugin"] == "ai-coustics noise cancellation (livekit-plugins-ai-coustics)"
     finally:
         log.unlink(missing_ok=True)
     bad = get(proxy, "/api/rooms/bad%20room/job-failures")

@@ -15,6 +15,8 @@ from devstack.waiting import wait_until
 PROJECT = Path(__file__).resolve().parents[1] / "agent" / "project"
 # The same kind of project still on livekit-agents 1.2 (before AgentServer).
 PROJECT_1_2 = PROJECT.with_name("project_1_2")
+# A project with LiveKit Cloud's noise cancellation (ai-coustics, BVC) on its audio input.
+PROJECT_NOISE = PROJECT.with_name("project_noise")
 # livekit-agents' own line once the server accepted the worker (every version logs it).
 REGISTERED = "registered worker"
 # The runner's download-files warning (agent/project.py): one line per start at most.

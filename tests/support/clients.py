@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -139,6 +140,18 @@ class Client:
             )
         return next(t for t in self.texts if fragment in t)
 
+    async def wait_for_nth_text(self, fragment: str, nth: int, timeout: float = 20) -> str:
+        """The `nth` (1-based) text containing `fragment`: the agent's second answer, say."""
+
+        def matching() -> list[str]:
+            return [t for t in self.texts if fragment in t]
+
+        if not await self._wait(lambda: len(matching()) >= nth, timeout):
+            raise AssertionError(
+                f"no {nth} texts containing {fragment!r} within {timeout} s; got {self.texts}"
+            )
+        return matching()[nth - 1]
+
 
 @asynccontextmanager
 async def connected(server: LiveKitServer, token: str) -> AsyncIterator[Client]:
@@ -156,12 +169,26 @@ async def publish_wav(
     room: rtc.Room, samples: np.ndarray, sample_rate: int, trailing_silence: float = 1.5
 ) -> None:
     """Publish mono int16 `samples` as a microphone track, in real time, then silence
-    (Silero needs a pause to call the utterance finished)."""
+    (Silero needs a pause to call the utterance finished). With an agent in the room, the
+    speech starts once the agent has subscribed to the track (or after 5 s): words said
+    before that would be lost, as a person's first words are before a mic is heard."""
     source = rtc.AudioSource(sample_rate, 1)
     track = rtc.LocalAudioTrack.create_audio_track("mic", source)
+    heard = asyncio.Event()
+
+    def subscribed(subscribed_track: rtc.LocalTrack) -> None:
+        if subscribed_track.sid == track.sid:
+            heard.set()
+
+    room.on("local_track_subscribed", subscribed)
     await room.local_participant.publish_track(
         track, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
     )
+    if any(p.kind == AGENT for p in room.remote_participants.values()):
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5):
+                await heard.wait()
+    room.off("local_track_subscribed", subscribed)
     chunk = sample_rate // 100  # 10 ms frames; capture_frame paces them in real time
     padded = np.concatenate(
         [samples, np.zeros(int(sample_rate * trailing_silence), dtype=np.int16)]

@@ -33,6 +33,16 @@ def read_wav(path: Path) -> tuple[np.ndarray, int]:
         return np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16), w.getframerate()
 
 
+def write_wav(path: Path, samples: np.ndarray, rate: int) -> Path:
+    """int16 mono `samples` as a 16-bit PCM WAV (a fake microphone's file, say)."""
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(samples.astype(np.int16).tobytes())
+    return path
+
+
 def words(text: str) -> list[str]:
     """A transcript's words, case and punctuation aside."""
     return re.findall(r"[a-z0-9']+", text.lower())
