@@ -166,8 +166,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if with_turns:
         # Then conversations, also on a stack of their own: the gateway's engines and the
         # people's audio would weigh on the join figures, and the bursts on the turns.
-        levels = tuple(int(n) for n in args.turn_levels.split(",") if n.strip())
-        result["turns"] = turns.measure(args.turns, levels)
+        at_once = tuple(_ints(args.turn_levels))
+        result["turns"] = turns.measure(args.turns, at_once)
         progress.step("conversations with the offline Inference gateway")
     if args.use_running:
         stack = running_stack()

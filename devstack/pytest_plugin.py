@@ -5,6 +5,9 @@ registers under the name your app dispatches and joins a room, in your project's
         result = devstack.join(timeout=10)
         assert result.agent_joined, result.diagnosis
 
+With livekit-devstack[voice], `devstack.converse()` holds a spoken conversation with it
+through the stack's offline Inference gateway (devstack/conversation.py).
+
 `--devstack-agent PATH` (or the ini option `devstack_agent`) names the agent file; it runs
 in the test's own Python. The server is a container where Docker answers, else the binary
 (LIVEKIT_SERVER_BIN, or the stack's build of it); LIVEKIT_RUNTIME=docker|binary chooses."""

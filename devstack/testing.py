@@ -17,13 +17,15 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from livekit import api, rtc
 
+from devstack.conversation import Call, Turn
+from devstack.conversation_gateway import VoiceGateway, voice_installed
 from devstack.local_server import LiveKitServer, Runtime, choose_runtime, start_livekit_server
 from devstack.server_log import read_registry
 from devstack.stack_cli import doctor_command
@@ -72,6 +74,7 @@ class Devstack:
         self.runtime = runtime or choose_runtime()
         self.state_dir = Path(tempfile.mkdtemp(prefix="devstack-pytest-"))
         self.server: LiveKitServer | None = None
+        self.gateway: VoiceGateway | None = None  # with livekit-devstack[voice]
         self.worker: subprocess.Popen[bytes] | None = None
         self.worker_port = free_port()
         self.agent_name = ""
@@ -108,6 +111,8 @@ class Devstack:
         if not self.agent_file.is_file():
             raise FileNotFoundError(f"--devstack-agent {self.agent_file}: no such file")
         self.server = start_livekit_server(self.runtime, state_dir=self.state_dir)
+        if voice_installed():  # its engines load while the worker registers
+            self.gateway = VoiceGateway(self.server, self.state_dir)
         self.worker_log.parent.mkdir(parents=True, exist_ok=True)
         with self.worker_log.open("ab") as sink:
             self.worker = subprocess.Popen(
@@ -119,6 +124,8 @@ class Devstack:
                 start_new_session=True,  # its job processes go with it
             )
         self.agent_name = wait_until(self._registered, timeout=timeout, what="the agent worker")
+        if self.gateway is not None:
+            self.gateway.wait_ready(timeout=timeout)
         return self
 
     def _worker_env(self) -> dict[str, str]:
@@ -136,6 +143,8 @@ class Devstack:
             DEVSTACK_RUN_LABEL="--devstack-agent",
             DEVSTACK_RUN_SHOWN=str(self.agent_file),
         )
+        if self.gateway is not None:
+            env.update(self.gateway.worker_env())
         return env
 
     def _registered(self) -> str | None:
@@ -146,6 +155,8 @@ class Devstack:
                 f"your agent ({self.agent_file}) exited with {self.worker.returncode} before "
                 f"it registered; its last output:\n{self._worker_tail()}"
             )
+        if self.gateway is not None:
+            self.gateway.check_running()
         registry = read_registry({"": self.server.log_path})
         workers = list(registry.workers.values()) if registry else []
         return workers[0].agent_name if workers else None
@@ -162,6 +173,9 @@ class Devstack:
         if self.worker is not None:
             _stop_group(self.worker)
             self.worker = None
+        if self.gateway is not None:
+            self.gateway.stop()
+            self.gateway = None
         if self.server is not None:
             self.server.stop()
             self.server = None
@@ -253,6 +267,13 @@ class Devstack:
 
     def diagnose(self, room: str, agent_name: str, timeout: float = 10) -> str:
         """The doctor's verdict for `room` and `agent_name`, in one paragraph."""
+        return (
+            f"no agent joined room {room!r} within {timeout:g} s "
+            f"(agent_name {agent_name!r}): {self.why(room, agent_name)}"
+        )
+
+    def why(self, room: str, agent_name: str) -> str:
+        """The doctor's `cause: verdict` for the room; the gateway's state when it matters."""
         assert self.server is not None and self.server.log_path is not None
         command, env = doctor_command(
             "doctor", "--room", room, "--agent-name", agent_name, "--json",
@@ -265,16 +286,40 @@ class Devstack:
             LIVEKIT_API_SECRET=self.server.api_secret,
             DEVSTACK_STATE_DIR=str(self.state_dir),
             DEVSTACK_ENV_FILE="",
+            DEVSTACK_INFERENCE="off",  # as a self-hosted server, unless the gateway runs
         )
+        if self.gateway is not None:
+            env.update(self.gateway.doctor_env())
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
         try:
             verdict = json.loads(done.stdout)
         except ValueError:
             return f"the doctor could not run: {done.stderr.strip()[-1000:]}"
-        return (
-            f"no agent joined room {room!r} within {timeout:g} s "
-            f"(agent_name {agent_name!r}): {verdict['cause']}: {verdict['verdict']}"
-        )
+        said = f"{verdict['cause']}: {verdict['verdict']}"
+        if self.gateway is not None and not self.gateway.running():
+            said += f"; the Inference gateway exited:\n{self.gateway.output[-2000:]}"
+        return said
+
+    # --- spoken conversations (livekit-devstack[voice]) ---
+
+    @contextlib.contextmanager
+    def converse(
+        self, agent_name: str | None = None, room: str | None = None, timeout: float = 30
+    ) -> Iterator[Call]:
+        """A person with a microphone joins `room` (a new one by default) and dispatches the
+        agent; fails with the doctor's verdict when no agent joins within `timeout`."""
+        name = self.agent_name if agent_name is None else agent_name
+        call = Call(self, name, room or f"devstack-talk-{uuid.uuid4().hex[:8]}")
+        try:
+            self._loop.run(call.open(timeout), timeout=timeout + 60)
+            yield call
+        finally:
+            self._loop.run(call.close(), timeout=30)
+
+    def talk(self, text: str, agent_name: str | None = None, timeout: float = 30) -> Turn:
+        """One `converse()` and one `say()` (which lets a greeting end before it speaks)."""
+        with self.converse(agent_name, timeout=timeout) as call:
+            return call.say(text, timeout)
 
 
 def _stop_group(proc: subprocess.Popen[bytes]) -> None:
