@@ -26,7 +26,7 @@ from typing import Any
 from devstack.conversation import Call, Turn
 from devstack.processes import ROOT
 from devstack.testing import Devstack
-from tests.support.speech import word_errors, words
+from devstack.word_errors import word_errors, words
 
 DOCS = ROOT / "docs" / "pytest-plugin.md"
 AGENT = ROOT / "tests" / "devstack" / "voice_project" / "agent.py"

@@ -18,10 +18,11 @@ from livekit import api
 from devstack.local_server import LiveKitServer
 from devstack.processes import AgentWorker, Gateway, Proxy, insights_env
 from devstack.waiting import free_port, wait_until
+from devstack.word_errors import word_errors
 from tests.support.agent_project import REGISTERED, copy_project, start_project_worker
 from tests.support.clients import connected, plain_token, publish_wav
 from tests.support.insights import session_in_room
-from tests.support.speech import read_wav, speech_wav, word_errors
+from tests.support.speech import read_wav, speech_wav
 
 pytestmark = pytest.mark.integration
 

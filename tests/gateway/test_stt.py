@@ -24,7 +24,8 @@ from livekit.agents.inference import STT
 
 from devstack.local_server import LiveKitServer
 from devstack.processes import Gateway
-from tests.support.speech import read_wav, speech_wav, word_errors
+from devstack.word_errors import word_errors
+from tests.support.speech import read_wav, speech_wav
 
 pytestmark = pytest.mark.integration
 FIRST = "Can you remind me to call my mother tomorrow morning?"

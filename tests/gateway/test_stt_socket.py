@@ -16,8 +16,8 @@ from livekit.agents.inference._utils import create_access_token
 
 from devstack.local_server import LiveKitServer
 from devstack.processes import Gateway
+from devstack.word_errors import word_errors, words
 from tests.gateway.test_stt import FIRST, SECOND, http, speech, voiced
-from tests.support.speech import word_errors, words
 
 pytestmark = pytest.mark.integration
 __all__ = ["http", "speech"]  # fixtures, shared with test_stt.py

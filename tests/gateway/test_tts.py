@@ -22,7 +22,7 @@ from livekit.agents import APIConnectOptions, APIError, inference
 
 from devstack.local_server import LiveKitServer
 from devstack.processes import Gateway
-from tests.support.speech import word_errors
+from devstack.word_errors import word_errors
 
 pytestmark = pytest.mark.integration
 SENTENCE = "What's the weather like in Paris today?"
