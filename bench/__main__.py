@@ -25,6 +25,7 @@ from bench.stack import (
     own_server,
     plain_worker,
     running_stack,
+    stop_on_sigterm,
     worker,
 )
 from devstack.settings import load_settings
@@ -310,6 +311,7 @@ def _ours(
 
 
 def main(argv: list[str] | None = None) -> int:
+    stop_on_sigterm()
     args = parse_args(argv)
     result = run(args)
     paths = write(result, args.out)

@@ -25,6 +25,7 @@ import numpy as np
 from livekit import rtc
 
 from bench.conversations import synthesize
+from bench.stack import stop_on_sigterm
 from devstack.make_dev_env import make_dev_env, three_free_ports
 from devstack.processes import ROOT
 from devstack.tokens import mint_token
@@ -149,6 +150,7 @@ def measure(project_source: Path, agent_name: str, log: Path | None) -> dict[str
 
 
 def main(argv: list[str] | None = None) -> int:
+    stop_on_sigterm()
     p = argparse.ArgumentParser(prog="python -m bench.first_answer", description=__doc__)
     p.add_argument("--agent-dir", type=Path, default=STARTER, help="the project (copied)")
     p.add_argument("--agent-name", default="my-agent", help="the project's agent name")

@@ -24,6 +24,7 @@ from typing import Any
 from playwright.sync_api import Browser, sync_playwright
 
 from bench.resources import cpu_seconds, wait_quiet
+from bench.stack import stop_on_sigterm
 from bench.targets import TARGETS
 from devstack.chromium import launch_chromium
 from devstack.local_server import choose_runtime, start_livekit_server
@@ -184,6 +185,7 @@ def verdicts(result: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    stop_on_sigterm()
     p = argparse.ArgumentParser(prog="bench.idle", description=__doc__)
     p.add_argument("--seconds", type=float, default=WINDOW_SECONDS, help="the window")
     args = p.parse_args(argv)

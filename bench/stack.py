@@ -4,6 +4,7 @@ use: a real livekit-server and real worker processes), or the one `make dev` run
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -19,6 +20,14 @@ from devstack.processes import AgentWorker, Process, Proxy, base_env
 from devstack.settings import http_url, load_settings
 from devstack.waiting import free_port, wait_until_async
 from devstack.worker_health import fetch_worker_status
+
+
+def stop_on_sigterm() -> None:
+    """A bench stopped with SIGTERM (`timeout`, CI) stops what it started: the processes it
+    launches run in sessions of their own, so only its `finally` blocks reach them, and
+    Python runs those for SystemExit but not for a default SIGTERM."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+
 
 BENCH_AGENT = "bench-agent"
 PLAIN_AGENT = "plain-agent"

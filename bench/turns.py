@@ -37,7 +37,7 @@ from bench.conversations import (
 )
 from bench.resources import ResourceSampler, tree
 from bench.spawned import gather, send
-from bench.stack import Stack, own_server, worker
+from bench.stack import Stack, own_server, stop_on_sigterm, worker
 from devstack.processes import Gateway, insights_env
 from devstack.waiting import http_ok, wait_until
 
@@ -306,6 +306,7 @@ async def first_audio(voice: Any, answers: list[str]) -> list[float]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    stop_on_sigterm()
     p = argparse.ArgumentParser(prog="bench.turns", description=__doc__)
     p.add_argument("--turns", type=int, default=TURNS, help="turns of the one conversation")
     p.add_argument("--levels", default="1,2,4,8", help="conversations at once, in order")
