@@ -34,11 +34,14 @@ class EspeakVoice(Voice):
                 line.chunks.put_nowait(data)
                 continue
             header += data
-            if len(header) > 4096:  # a WAV header is 44 bytes
+            # The RIFF and data sizes on a pipe are placeholders: the data runs to EOF. One
+            # read may bring the header with many kB of audio after it (a busy machine lets
+            # espeak-ng write ahead), so the header is looked for before the size is judged.
+            at = header.find(b"data", 12)
+            if at < 0 and len(header) > 4096:  # a WAV header is 44 bytes
                 process.kill()
                 raise EngineError("espeak-ng wrote no WAV header")
-            # The RIFF and data sizes on a pipe are placeholders: the data runs to EOF.
-            if (at := header.find(b"data", 12)) >= 0 and len(header) >= at + 8:
+            if at >= 0 and len(header) >= at + 8:
                 rate = self.sample_rate.to_bytes(4, "little")
                 if header[:4] != b"RIFF" or header[12:16] != b"fmt " or header[24:28] != rate:
                     process.kill()
