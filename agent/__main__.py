@@ -14,7 +14,7 @@ from pathlib import Path
 
 from agent import user_file
 from agent.inference import use_inference
-from agent.user_file import Launch
+from agent.user_launch import Launch
 from devstack.livekit import wait_for_server
 from devstack.settings import Settings, SettingsError, load_settings
 from devstack.state import WORKERS, copy_index, process_name, write_state

@@ -4,18 +4,17 @@ A project is found by what it holds: a `pyproject.toml` with a `[project]` table
 project (synced with uv, as `uv run` would), else an existing `.venv` is used as it is,
 else a `requirements.txt` gets a venv in the stack's cache keyed by the file's contents.
 The stack never installs its own livekit-agents into it: the project's version runs
-(agent/user_file.py, the one runner, is executed by the project's Python)."""
+(agent/user_file.py, the one runner, is executed by the project's Python). Its model files
+are fetched once per lock by agent/download_files.py; agent/run_project.py runs the steps."""
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
-import json
 import os
 import shutil
 import subprocess
 import sys
-import time
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,8 +23,6 @@ from typing import Literal
 from dotenv import dotenv_values
 
 from agent.inference import STACK_OWNED, route_project_inference
-from agent.model_hub import offline_env
-from devstack.crash import MODEL_FILES_FIX
 from devstack.settings import Settings
 
 Kind = Literal["uv", "venv", "requirements"]
@@ -42,7 +39,6 @@ JWT_MIN_KEY_BYTES = 32  # PyJWT's InsecureKeyLengthWarning below this, for HS256
 NOT_INHERITED = ("VIRTUAL_ENV", "PYTHONHOME", "PYTHONPATH", "UV_PROJECT_ENVIRONMENT")
 RUNNER = Path(__file__).resolve().parent / "user_file.py"
 COMPLETE = ".devstack-complete"  # the marker of a requirements venv built to its end
-DOWNLOAD_TIMEOUT = 600.0
 
 
 class ProjectError(Exception):
@@ -148,7 +144,8 @@ def find_uv(cache: Path) -> str:
     return found
 
 
-def _clean_env() -> dict[str, str]:
+def clean_env() -> dict[str, str]:
+    """This process's environment for a command run in the project, less NOT_INHERITED."""
     return {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
 
 
@@ -156,7 +153,7 @@ def _run_step(command: list[str], cwd: Path, what: str) -> None:
     """One preparation step; its own output goes to the terminal, a failure is one line."""
     say(f"{what}: {' '.join(command)}")
     done = subprocess.run(
-        command, cwd=cwd, env=_clean_env(), stdout=sys.stderr, stderr=sys.stderr, check=False
+        command, cwd=cwd, env=clean_env(), stdout=sys.stderr, stderr=sys.stderr, check=False
     )
     if done.returncode != 0:
         raise ProjectError(
@@ -172,7 +169,7 @@ def prepare_environment(project: Project, cache: Path) -> Path:
     if project.kind == "uv":
         # As `uv run` does before running: the lock is honoured (and updated if the
         # project's dependencies changed), and what the user installed by hand stays.
-        # UV_PROJECT_ENVIRONMENT is not passed on (_clean_env): the project's .venv it is.
+        # UV_PROJECT_ENVIRONMENT is not passed on (clean_env): the project's .venv it is.
         _run_step(
             [uv, "sync", "--inexact", "--quiet"], project.root, "syncing the project's environment"
         )
@@ -201,7 +198,7 @@ def installed_livekit_agents(python: Path) -> str:
     """The project's livekit-agents version, read without importing it (fast)."""
     done = subprocess.run(
         [str(python), "-c", "import importlib.metadata as m; print(m.version('livekit-agents'))"],
-        env=_clean_env(),
+        env=clean_env(),
         capture_output=True,
         text=True,
         check=False,
@@ -228,7 +225,7 @@ def project_environment(project: Project, settings: Settings) -> tuple[dict[str,
         path = project.root / name
         if path.is_file():
             own.update({k: v for k, v in dotenv_values(path).items() if v is not None})
-    env = {**_clean_env(), **own}
+    env = {**clean_env(), **own}
     notes = []
     theirs = {k: own[k] for k in STACK_OWNED if own.get(k)}
     if theirs:
@@ -252,95 +249,3 @@ def project_environment(project: Project, settings: Settings) -> tuple[dict[str,
         quiet = "ignore:::jwt.api_jwt"
         env["PYTHONWARNINGS"] = ",".join(filter(None, (env.get("PYTHONWARNINGS"), quiet)))
     return env, notes
-
-
-def _download_command(python: Path, project: Project) -> list[str]:
-    """livekit-agents' own download step: `python -m livekit.agents download-files` where it
-    has that thin interface (1.8), else the agent file's CLI command of the same name."""
-    probe = (
-        "import importlib.util, pathlib; s = importlib.util.find_spec('livekit.agents'); "
-        "print('download-files' in (pathlib.Path(s.origin).parent / '__main__.py').read_text() "
-        "if (pathlib.Path(s.origin).parent / '__main__.py').exists() else False)"
-    )
-    done = subprocess.run(
-        [str(python), "-c", probe], env=_clean_env(), capture_output=True, text=True, check=False
-    )
-    if done.stdout.strip() == "True":
-        return [str(python), "-m", "livekit.agents", "download-files"]
-    return [str(python), str(project.agent_file), "download-files"]
-
-
-def download_files(
-    project: Project, python: Path, env: dict[str, str], cache: Path
-) -> tuple[bool | None, list[str]]:
-    """Run the project's download-files once per lock (its model files: the turn detector,
-    ...). A failure (offline) is said in one line; the worker still starts. Returns
-    (ok, failures), ok None when this lock's earlier result was reused."""
-    stamp = (
-        cache
-        / "download-files"
-        / f"{hashlib.sha256(str(project.root).encode()).hexdigest()[:16]}.json"
-    )
-    with_lock = project.digest
-    try:
-        earlier = json.loads(stamp.read_text())
-    except (OSError, ValueError):
-        earlier = {}
-    if earlier.get("digest") == with_lock:
-        failures = list(earlier.get("failures", []))
-        if failures:
-            _say_download_failed(failures, again=True, stamp=stamp)
-        return bool(earlier.get("ok")), failures
-    command = _download_command(python, project)
-    say("downloading the plugins' model files once for this lock: " + " ".join(command[1:]))
-    env, offline = offline_env(env)
-    if offline:
-        say(offline)
-    started = time.monotonic()
-    try:
-        done = subprocess.run(
-            command, cwd=project.root, env=env, capture_output=True, text=True,
-            timeout=DOWNLOAD_TIMEOUT, check=False,
-        )  # fmt: skip
-    except subprocess.TimeoutExpired:
-        failures = [f"exit -: no answer in {DOWNLOAD_TIMEOUT:.0f} s (a hub that hangs?)"]
-        _say_download_failed(failures, again=False, stamp=stamp)
-        _write_stamp(stamp, with_lock, False, failures)
-        return False, failures
-    output = done.stdout + done.stderr
-    failures = [
-        line.split("failed downloading files for ", 1)[1].strip()
-        for line in output.splitlines()
-        if "failed downloading files for " in line
-    ]
-    failures = list(dict.fromkeys(failures))  # livekit-agents may log each twice
-    ok = done.returncode == 0 and not failures
-    if not ok and not failures:
-        failures = [
-            f"exit {done.returncode}: {output.strip().splitlines()[-1] if output.strip() else ''}"
-        ]
-    if ok:
-        say(f"model files ready ({time.monotonic() - started:.1f} s)")
-    else:
-        _say_download_failed(failures, again=False, stamp=stamp)
-    _write_stamp(stamp, with_lock, ok, failures)
-    return ok, failures
-
-
-def _write_stamp(stamp: Path, digest: str, ok: bool, failures: list[str]) -> None:
-    stamp.parent.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(json.dumps({"digest": digest, "ok": ok, "failures": failures}))
-
-
-def _say_download_failed(failures: list[str], *, again: bool, stamp: Path) -> None:
-    """One line: what failed, what will break, and how to try again before the lock changes."""
-    when = " (this lock's earlier try)" if again else ""
-    retry = f"it runs again when the lock changes, or now once you delete {stamp}"
-    what, _, why = failures[0].partition(": ")
-    if what.startswith("exit "):  # livekit-agents' own step failed, no plugin named
-        say(f"warning: download-files failed{when}: {failures[0][:200]}; {retry}")
-        return
-    say(
-        f"warning: download-files failed{when} for {what}: {why[:160]}; a job that loads "
-        f"its model files will crash at start (model_files_missing); {retry}. {MODEL_FILES_FIX}"
-    )

@@ -15,12 +15,12 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from agent.download_files import download_files
 from agent.project import (
     RUNNER,
     Prepared,
     Project,
     ProjectError,
-    download_files,
     find_project,
     installed_livekit_agents,
     prepare_environment,

@@ -1,8 +1,8 @@
 """The stack's settings on a user's AgentServer or WorkerOptions, across the livekit-agents
 versions in use (1.2 to 1.8): the health port, the idle processes and the load threshold
 where the file left livekit-agents' defaults, dev behaviour on an older `start`, and the
-thin `start` path where there is one. Imported by agent/user_file.py, and so, like it, it
-imports only the standard library and livekit-agents."""
+thin `start` path where there is one. Imported by agent/user_worker.py, and so, like it,
+it imports only the standard library and livekit-agents."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from agent.user_file import Launch
+    from agent.user_launch import Launch
 
 # The load reported stays below 1.0 unless a threshold is asked for: livekit-server gives a
 # worker at 1.0 no job and drops it for good (agent/load.py says why, for the built-in one).

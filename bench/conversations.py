@@ -1,84 +1,37 @@
 """One person's side of a spoken conversation with the agent (bench/turns.py runs one per
 process, as real people have a device each): a livekit.rtc participant with a microphone
-track that carries silence between the utterances it says, as a real microphone does, and
-an ear on the agent's audio track. A turn is timed where the person is: from the end of
-their speech, as it leaves their microphone, to the first frame of the agent's audio with
-energy in it reaching them."""
+track that carries silence between the utterances it says (bench/speech.py), as a real
+microphone does, and an ear on the agent's audio track. A turn is timed where the person
+is: from the end of their speech, as it leaves their microphone, to the first frame of the
+agent's audio with energy in it reaching them."""
 
 from __future__ import annotations
 
 import asyncio
 import bisect
 import contextlib
-import shutil
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
-import wave
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 from livekit import api, rtc
 
 from bench.spawned import send
+from bench.speech import FRAME_S, Speech
 from devstack.livekit import api_client
 from devstack.rooms import STATE_ATTRIBUTE
 from devstack.tokens import mint_token
-from devstack.waiting import wait_until
 
-FRAME_S = 0.01
-# Speech is what is louder than this (RMS, int16), both in what is said and in what is heard:
-# well above the near-silence of a codec, well below a voice (Piper's peaks at several 1000).
-SPEECH_RMS = 100.0
+# The agent's audio is heard where a frame is louder than this (RMS, int16): well above
+# the near-silence of a codec, well below a voice (Piper's peaks at several 1000).
 HEARD_RMS = 500.0
 # How far ahead of the wire the microphone may capture: small, so that "the end of the
 # speech left the microphone" is known to within a few frames (livekit.rtc's default 1 s).
 MIC_QUEUE_MS = 200
 AGENT_WAIT_S = 60.0  # for the agent to join, publish, and finish its greeting
 REPLY_WAIT_S = 30.0  # for one reply; a turn that gets none is counted as lost
-
-
-@dataclass(frozen=True)
-class Speech:
-    """An utterance: int16 mono samples, trimmed to the speech (no silence either side)."""
-
-    text: str
-    samples: np.ndarray
-    rate: int
-
-    @property
-    def seconds(self) -> float:
-        return len(self.samples) / self.rate
-
-
-def synthesize(text: str) -> Speech:
-    """`text` spoken by espeak-ng (scripts/setup installs it), trimmed to its speech."""
-    espeak = shutil.which("espeak-ng")
-    if espeak is None:
-        raise RuntimeError("espeak-ng is not installed; run scripts/setup")
-    with tempfile.TemporaryDirectory(prefix="bench-speech-") as tmp:
-        path = Path(tmp) / "speech.wav"
-        subprocess.run([espeak, "-w", str(path), "-s", "150", text], check=True)
-        with wave.open(str(path), "rb") as w:
-            rate = w.getframerate()
-            samples = np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16)
-    return Speech(text, trim(samples, rate), rate)
-
-
-def trim(samples: np.ndarray, rate: int) -> np.ndarray:
-    """The samples from the first to the last 10 ms frame louder than SPEECH_RMS: the turn
-    is timed from the end of the speech, not of a silent tail."""
-    size = int(rate * FRAME_S)
-    frames = samples[: len(samples) // size * size].astype(np.float64).reshape(-1, size)
-    loud = np.flatnonzero(np.sqrt((frames**2).mean(axis=1)) > SPEECH_RMS)
-    if not len(loud):
-        return samples
-    return samples[loud[0] * size : (loud[-1] + 1) * size].copy()
 
 
 @dataclass
@@ -298,59 +251,3 @@ async def delete_rooms(url: str, key: str, secret: str, rooms: list[str]) -> Non
         for room in rooms:
             with contextlib.suppress(api.TwirpError):  # already gone with its person
                 await lk.room.delete_room(api.DeleteRoomRequest(room=room))
-
-
-# What each turn's spans time (insights/view.py reads them off the agent's *_turn spans):
-# a user turn's, then a reply's (the greeting has no e2e_latency: nobody spoke before it).
-USER_FIGURES = {"end_of_turn_delay", "transcription_delay"}
-REPLY_FIGURES = {"llm_ttft", "tts_ttfb", "e2e_latency"}
-# And what the end-of-turn decision was, on livekit-agents' own eou spans.
-EOU_ATTRIBUTES = {
-    "lk.eou.endpointing_delay": "endpointing_delay",
-    "lk.eou.probability": "eou_probability",
-    "lk.eou.unlikely_threshold": "eou_unlikely_threshold",
-}
-
-
-def session_figures(proxy_url: str, rooms: list[str], timeout: float) -> list[dict[str, float]]:
-    """Each turn's figures from the sessions the agents in `rooms` uploaded to the proxy
-    (GET /api/sessions/{job}), once every one is reported; [] if they never all are."""
-
-    def reported() -> list[str] | None:
-        listed = httpx.get(f"{proxy_url}/api/sessions", timeout=10).json()["sessions"]
-        jobs = [s["job_id"] for s in listed if s["room"] in rooms and s["reported"]]
-        return jobs if len(jobs) >= len(rooms) else None
-
-    try:
-        jobs = wait_until(reported, timeout=timeout, what="the sessions' reports", interval=0.5)
-    except TimeoutError as exc:
-        print(f"bench: {exc}; the breakdown goes without them", file=sys.stderr)
-        return []
-    figures: list[dict[str, float]] = []
-    for job in jobs:
-        detail = httpx.get(f"{proxy_url}/api/sessions/{job}", timeout=10).json()
-        for turn in detail["turns"]:
-            keep = USER_FIGURES if turn["kind"] == "user_turn" else REPLY_FIGURES
-            if turn["kind"] == "user_turn" or "e2e_latency" in turn:
-                figures.append({k: float(turn[k]) for k in keep & turn.keys()})
-        figures.extend(_eou(detail["spans"]))
-    return figures
-
-
-def _eou(spans: list[dict[str, Any]]) -> list[dict[str, float]]:
-    """The endpointing delay each end of turn waited for, and the turn detector's verdict."""
-    out = []
-    for span in spans:
-        found = {
-            name: float(span["attributes"][attribute])
-            for attribute, name in EOU_ATTRIBUTES.items()
-            if span["name"] in ("eou_wait", "eou_detection")
-            and isinstance(span["attributes"].get(attribute), int | float)
-        }
-        if found:
-            # Both spans carry the delay: the wait's is the one applied.
-            if span["name"] == "eou_detection":
-                found.pop("endpointing_delay", None)
-            out.append(found)
-        out.extend(_eou(span["children"]))
-    return out

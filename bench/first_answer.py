@@ -24,7 +24,7 @@ import httpx
 import numpy as np
 from livekit import rtc
 
-from bench.conversations import synthesize
+from bench.speech import synthesize
 from bench.stack import stop_on_sigterm
 from devstack.make_dev_env import make_dev_env, three_free_ports
 from devstack.processes import ROOT

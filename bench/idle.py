@@ -171,7 +171,7 @@ def markdown(result: dict[str, Any]) -> list[str]:
 
 
 def verdicts(result: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
-    """(measure, measured, target, met) for the targets table (bench/report.py)."""
+    """(measure, measured, target, met) for the targets table (bench/verdicts.py)."""
     target = TARGETS["idle_cpu_percent"]
     return [
         (

@@ -1,63 +1,17 @@
-"""Turn measurements into numbers: percentiles, the markdown tables (printed, and pasted
-into the README), JSON and a PNG plot."""
+"""A run's report: the markdown tables (printed, and pasted into the README), with the
+targets table first (bench/verdicts.py), then bench.json, bench.md and bench.png."""
 
 from __future__ import annotations
 
 import json
-import math
-import statistics
 from pathlib import Path
 from typing import Any
 
-from bench import idle
-from bench.measure import Join
+from bench import idle, turns_report
 from bench.plot import plot
-from bench.targets import TARGETS
-from devstack.timeline import STEPS, steps
-
-
-def percentile(values: list[float], q: float) -> float | None:
-    """Nearest-rank percentile; None for no data."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)]
-
-
-def summarize(joins: list[Join]) -> dict[str, Any]:
-    lat = [j.join_s * 1000 for j in joins if j.joined and j.join_s is not None]
-    timed = [steps(j.stamps_ms, j.dispatched_ms, j.visible_ms) for j in joins if j.stamps_ms]
-    return {
-        "rooms": len(joins),
-        "joined": sum(j.joined for j in joins),
-        "lost": sum(not j.joined for j in joins),
-        "success_rate": round(sum(j.joined for j in joins) / len(joins), 3) if joins else None,
-        "p50_ms": _r(percentile(lat, 50)),
-        "p95_ms": _r(percentile(lat, 95)),
-        "max_ms": _r(max(lat) if lat else None),
-        # Seen before it set an attribute or published: announced by the server's batch.
-        "unannounced": sum(j.joined and not j.announced for j in joins),
-        "via_proxy": sum(bool(j.proxy_dispatch_id) for j in joins),
-        "steps_p50_ms": {
-            step: _r(statistics.median(r[step] for r in timed if step in r))
-            for _, step, _ in STEPS
-            if any(step in r for r in timed)
-        },
-        "errors": sorted({j.error for j in joins if j.error}),
-        "latencies_ms": [round(v, 1) for v in lat],
-    }
-
-
-def _r(v: float | None) -> float | None:
-    return None if v is None else round(v, 1)
-
-
-def _cell(v: object) -> str:
-    return "-" if v is None else f"{v:.0f}" if isinstance(v, float) else str(v)
-
-
-def _level(runs: list[dict[str, Any]], count: int) -> dict[str, Any] | None:
-    return next((c for c in runs if c["concurrency"] == count), None)
+from bench.result_cells import cell, floor_of, level_at, over, ratio, worker_rss
+from bench.verdicts import verdicts
+from devstack.timeline import STEPS
 
 
 def _cpu(level: dict[str, Any]) -> str:
@@ -72,7 +26,7 @@ def _cpu(level: dict[str, Any]) -> str:
 
 def _at_once(level: dict[str, Any]) -> str:
     """A level's rooms at once, and how many bursts of them its figures pool."""
-    return f"{level['concurrency']}{_over(level, '({} bursts)')}"
+    return f"{level['concurrency']}{over(level, '({} bursts)')}"
 
 
 def _server_wait(level: dict[str, Any]) -> str:
@@ -81,29 +35,6 @@ def _server_wait(level: dict[str, Any]) -> str:
     bursts wait nothing, the few that meet a refresh of its cache wait seconds."""
     waits = level.get("server_wait_s") or [None]
     return " / ".join("-" if w is None else f"{w:.1f}" for w in waits)
-
-
-def _over(level: dict[str, Any], text: str = "over {} bursts") -> str:
-    """`text` with the level's number of bursts, when its figures pool more than one."""
-    n = level.get("bursts", 1)
-    return " " + text.format(n) if n > 1 else ""
-
-
-def floor_of(result: dict[str, Any], rooms: int) -> dict[str, Any]:
-    """The floor measured in this run for `rooms` at once (bench/sdk_floor.py, floor); a run
-    without one falls back to the affinity short-circuit alone."""
-    for f in result.get("floor") or []:
-        if f["rooms"] == rooms:
-            return dict(f)
-    return {"rooms": rooms, "p50_ms": result["floor_ms"], "p95_ms": result["floor_ms"]}
-
-
-def ratio(value: float | None, floor: float | None) -> str:
-    return f"{value / floor:.2f}x" if value and floor else "-"
-
-
-def _rss(level: dict[str, Any] | None) -> float | None:
-    return ((level or {}).get("resources", {}).get("agent worker") or {}).get("rss_mb")
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -118,7 +49,7 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         "### One room at a time (ms from the dispatch until the client sees the agent)",
         "",
-        f"Floor measured in this run: p50 {_cell(one['p50_ms'])} ms, p95 {_cell(one['p95_ms'])} ms "
+        f"Floor measured in this run: p50 {cell(one['p50_ms'])} ms, p95 {cell(one['p95_ms'])} ms "
         f"({floor} ms affinity short-circuit + livekit.rtc alone).",
         "",
         "| agent | mode | rooms | joined | p50 | p95 | max | p50 ÷ floor | p95 ÷ floor |",
@@ -131,14 +62,14 @@ def markdown(result: dict[str, Any]) -> str:
         rows.append(("baseline + one attribute", "explicit", result["announce"]))
     for who, mode, s in rows:
         lines.append(
-            f"| {who} | {mode} | {s['rooms']} | {s['joined']} | {_cell(s['p50_ms'])} | {_cell(s['p95_ms'])} "
-            f"| {_cell(s['max_ms'])} | {ratio(s['p50_ms'], one['p50_ms'])} | {ratio(s['p95_ms'], one['p95_ms'])} |"
+            f"| {who} | {mode} | {s['rooms']} | {s['joined']} | {cell(s['p50_ms'])} | {cell(s['p95_ms'])} "
+            f"| {cell(s['max_ms'])} | {ratio(s['p50_ms'], one['p50_ms'])} | {ratio(s['p95_ms'], one['p95_ms'])} |"
         )
     lines += _bursts_table(result, ours, base)
     if result.get("idle"):
         lines += idle.markdown(result["idle"])
     if result.get("turns"):
-        lines += _turns().markdown(result["turns"])
+        lines += turns_report.markdown(result["turns"])
     lines += _floor_table(result)
     lines += _sdk_floor_table(result)
     lines += _steps_table(result)
@@ -153,7 +84,7 @@ def markdown(result: dict[str, Any]) -> str:
         for c in result["start_mode"]:
             s = c["summary"]
             lines.append(
-                f"| {c['concurrency']} | {s['joined']}/{s['rooms']} | {s['lost']} | {_cell(s['p50_ms'])} | {_cell(s['p95_ms'])} |"
+                f"| {c['concurrency']} | {s['joined']}/{s['rooms']} | {s['lost']} | {cell(s['p50_ms'])} | {cell(s['p95_ms'])} |"
             )
     if result.get("knobs"):
         lines += [
@@ -168,8 +99,8 @@ def markdown(result: dict[str, Any]) -> str:
             c = k["concurrent"][0] if k["concurrent"] else {"summary": {}, "concurrency": 0}
             cs = c["summary"]
             lines.append(
-                f"| {k['setting']} | {_cell(s['p50_ms'])} | {_cell(s['p95_ms'])} | {cs.get('joined', 0)}/{c['concurrency']} "
-                f"| {_cell(cs.get('p50_ms'))} | {_cell(cs.get('p95_ms'))} | {_cell(_rss(c))} |"
+                f"| {k['setting']} | {cell(s['p50_ms'])} | {cell(s['p95_ms'])} | {cs.get('joined', 0)}/{c['concurrency']} "
+                f"| {cell(cs.get('p50_ms'))} | {cell(cs.get('p95_ms'))} | {cell(worker_rss(c))} |"
             )
     return "\n".join(lines)
 
@@ -210,14 +141,14 @@ def _bursts_table(
         if waited:
             row += f" {_server_wait(c)} |"
         row += (
-            f" {s['joined']}/{s['rooms']} | {_cell(s['p50_ms'])} | {_cell(s['p95_ms'])} "
+            f" {s['joined']}/{s['rooms']} | {cell(s['p50_ms'])} | {cell(s['p95_ms'])} "
             f"| {ratio(s['p50_ms'], f['p50_ms'])} | {ratio(s['p95_ms'], f['p95_ms'])} "
-            f"| {_cell(_rss(c))} | {_cell(srv)} | {_cpu(c)} |"
+            f"| {cell(worker_rss(c))} | {cell(srv)} | {_cpu(c)} |"
         )
-        b = _level(base["concurrent"], c["concurrency"]) if base else None
+        b = level_at(base["concurrent"], c["concurrency"]) if base else None
         if b:
             bs = b["summary"]
-            row += f" {bs['joined']}/{bs['rooms']} | {_cell(bs['p50_ms'])} | {_cell(bs['p95_ms'])} | {ratio(bs['p95_ms'], f['p95_ms'])} |"
+            row += f" {bs['joined']}/{bs['rooms']} | {cell(bs['p50_ms'])} | {cell(bs['p95_ms'])} | {ratio(bs['p95_ms'], f['p95_ms'])} |"
         lines.append(row)
     return lines
 
@@ -235,8 +166,8 @@ def _floor_table(result: dict[str, Any]) -> list[str]:
     ]
     for f in runs:
         lines.append(
-            f"| {f['rooms']} | {f['samples']} | {_cell(f['sdk_p50_ms'])} | {_cell(f['sdk_p95_ms'])} "
-            f"| {_cell(f['p50_ms'])} | {_cell(f['p95_ms'])} |"
+            f"| {f['rooms']} | {f['samples']} | {cell(f['sdk_p50_ms'])} | {cell(f['sdk_p95_ms'])} "
+            f"| {cell(f['p50_ms'])} | {cell(f['p95_ms'])} |"
         )
     return lines
 
@@ -253,10 +184,10 @@ def _sdk_floor_table(result: dict[str, Any]) -> list[str]:
         "| --- | --- | --- | --- | --- | --- |",
     ]
     for r in runs:
-        ours = (_level(result["stack"]["concurrent"], r["rooms"]) or {}).get("summary", {})
+        ours = (level_at(result["stack"]["concurrent"], r["rooms"]) or {}).get("summary", {})
         lines.append(
-            f"| {r['rooms']} | {r['processes']} | {r['done']}/{r['rooms']} | {_cell(r['p50_ms'])} "
-            f"| {_cell(r['p95_ms'])} | {_cell(ours.get('p95_ms'))} |"
+            f"| {r['rooms']} | {r['processes']} | {r['done']}/{r['rooms']} | {cell(r['p50_ms'])} "
+            f"| {cell(r['p95_ms'])} | {cell(ours.get('p95_ms'))} |"
         )
     return lines
 
@@ -265,7 +196,7 @@ def _steps_table(result: dict[str, Any]) -> list[str]:
     seq = result["stack"]["sequential"].get("explicit", {}).get("steps_p50_ms") or {}
     if not seq:
         return []
-    crowd = _level(result["stack"]["concurrent"], 20) or {}
+    crowd = level_at(result["stack"]["concurrent"], 20) or {}
     at20 = crowd.get("summary", {}).get("steps_p50_ms") or {}
     lines = [
         "",
@@ -275,82 +206,11 @@ def _steps_table(result: dict[str, Any]) -> list[str]:
         "| --- | --- | --- | --- |",
     ]
     for _, step, what in STEPS:
-        lines.append(f"| {step} | {_cell(seq.get(step))} | {_cell(at20.get(step))} | {what} |")
+        lines.append(f"| {step} | {cell(seq.get(step))} | {cell(at20.get(step))} | {what} |")
     lines.append(
         f"| floor inside the first step | {result['floor_ms']} | {result['floor_ms']} | psrpc's affinity short-circuit, not configurable |"
     )
     return lines
-
-
-def verdicts(result: dict[str, Any]) -> list[tuple[str, str, str, str]]:
-    """(measure, measured, target, met) for each target the run has figures for."""
-    out: list[tuple[str, str, str, str]] = []
-    ours = result["stack"]
-    explicit = ours["sequential"].get("explicit")
-
-    def row(measure: str, now: str, target: str, ok: bool) -> None:
-        out.append((measure, now, target, "met" if ok else "**missed**"))
-
-    if explicit and explicit["p50_ms"] is not None:
-        p50, p95 = explicit["p50_ms"], explicit["p95_ms"]
-        row(
-            "one room at a time, p50",
-            f"{p50:.0f} ms ({ratio(p50, floor_of(result, 1)['p50_ms'])} the floor)",
-            f"≤ {TARGETS['sequential_p50_ms']} ms",
-            p50 <= TARGETS["sequential_p50_ms"],
-        )
-        row(
-            "one room at a time, p95",
-            f"{p95:.0f} ms",
-            f"≤ {TARGETS['sequential_p95_ms']} ms",
-            p95 <= TARGETS["sequential_p95_ms"],
-        )
-    for count, key in ((20, "burst_20_p95_ms"), (50, "burst_50_p95_ms")):
-        level = _level(ours["concurrent"], count)
-        if level:
-            s = level["summary"]
-            ok = s["lost"] == 0 and s["p95_ms"] is not None and s["p95_ms"] <= TARGETS[key]
-            row(
-                f"{count} rooms at once",
-                f"{s['joined']}/{s['rooms']} joined{_over(level)}, p95 {_cell(s['p95_ms'])} ms",
-                f"all joined, p95 ≤ {TARGETS[key]} ms",
-                ok,
-            )
-    rss = _rss(_level(ours["concurrent"], 20))
-    if rss is not None:
-        row(
-            "worker RSS at 20 jobs",
-            f"{rss:.0f} MB",
-            f"≤ {TARGETS['rss_20_mb']} MB",
-            rss <= TARGETS["rss_20_mb"],
-        )
-    if "worker_start_s" in ours and "server_start_s" in result:
-        total = ours["worker_start_s"] + result["server_start_s"]
-        row(
-            "start until the worker is registered",
-            f"{total:.1f} s (server {result['server_start_s']:.1f} s, then worker {ours['worker_start_s']:.1f} s)",
-            f"≤ {TARGETS['registered_s']} s",
-            total <= TARGETS["registered_s"],
-        )
-    if result.get("start_mode"):
-        lost = sum(c["summary"]["lost"] for c in result["start_mode"])
-        rooms = sum(c["summary"]["rooms"] for c in result["start_mode"])
-        row("production (`start`) mode bursts", f"{lost} of {rooms} lost", "0 lost", lost == 0)
-    for measure, now, target, ok in idle.verdicts(result["idle"]) if result.get("idle") else ():
-        row(measure, now, target, ok)
-    for measure, now, target, ok in (
-        _turns().verdicts(result["turns"]) if result.get("turns") else ()
-    ):
-        row(measure, now, target, ok)
-    return out
-
-
-def _turns() -> Any:
-    """bench/turns.py, imported when used: it imports the gateway's settings and the
-    people's SDK, which the join figures' report does not need."""
-    from bench import turns_report
-
-    return turns_report
 
 
 def write(result: dict[str, Any], out: Path) -> dict[str, Path]:

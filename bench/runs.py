@@ -14,10 +14,10 @@ from livekit import api
 
 from bench.measure import API_TIMEOUT_SECONDS, Join, Mode, Target, join_once
 from bench.profile import py_spy
-from bench.report import summarize
 from bench.resources import CpuSpent, ResourceSampler
 from bench.shards import burst
 from bench.stack import Stack, Worker
+from bench.summary import summarize
 from devstack.livekit import api_client
 
 

@@ -19,8 +19,8 @@ from typing import Any
 from livekit import api, rtc
 
 from bench.measure import Target
-from bench.report import percentile
 from bench.spawned import SPAWN, gather, send
+from bench.summary import percentile
 
 RESULT_WAIT_SECONDS = 120
 START_WAIT_SECONDS = 60

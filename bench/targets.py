@@ -1,5 +1,5 @@
-"""What `make bench` is judged against (issue 13): the report's verdicts and the plot's
-lines both read these."""
+"""What `make bench` is judged against (issue 13): the targets table's verdicts
+(bench/verdicts.py, bench/turns_report.py) and the plot's lines read these."""
 
 TARGETS = {
     "sequential_p50_ms": 300,
@@ -11,3 +11,5 @@ TARGETS = {
     # Issue 31: the proxy and the worker each, the debug page open, nobody speaking.
     "idle_cpu_percent": 1.0,
 }
+# Issue 32's goals for the conversation phase (bench/turns_report.py judges them).
+TURN_GOALS = {"ratio": 1.3, "at_once": 4, "rss_mb": 700.0, "ready_s": 10.0}

@@ -1,16 +1,17 @@
-"""The conversation phase's report (bench/turns.py measures): the goals met or missed, and
-the tables bench/report.py adds to bench.md."""
+"""The conversation phase's report (bench/turns.py measures): its goals (bench/targets.py)
+met or missed, and the tables bench/report.py adds to bench.md."""
 
 from __future__ import annotations
 
 import math
 from typing import Any
 
-from bench.turns import EOU, GOALS, STAGES
+from bench.targets import TURN_GOALS
+from bench.turn_figures import EOU, STAGES
 
 
 def verdicts(result: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
-    """(measure, measured, goal, met) for the targets table (bench/report.py)."""
+    """(measure, measured, goal, met) for the targets table (bench/verdicts.py)."""
     alone, engine = result["levels"][0], result["engines"]
     floor = result["silence_window_s"] + engine["whisper_p50_s"] + engine["tts_first_audio_p50_s"]
     ratio = (alone["p50_s"] or math.inf) / floor
@@ -20,26 +21,26 @@ def verdicts(result: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
             "turn latency, one conversation (p50)",
             f"{alone['p50_s']:.2f} s, p95 {alone['p95_s']:.2f} s: {ratio:.2f}x the silence "
             f"window and the engines' compute ({floor:.2f} s)",
-            f"≤ {GOALS['ratio']}x",
-            ratio <= GOALS["ratio"],
+            f"≤ {TURN_GOALS['ratio']}x",
+            ratio <= TURN_GOALS["ratio"],
         ),
         (
             "conversations at once (STT in real time, p95 ≤ 2x the p50 alone)",
             str(result["at_once"]),
-            f"≥ {GOALS['at_once']}",
-            result["at_once"] >= GOALS["at_once"],
+            f"≥ {TURN_GOALS['at_once']}",
+            result["at_once"] >= TURN_GOALS["at_once"],
         ),
         (
             "gateway RSS with its Piper child",
             f"{peak:.0f} MB at most ({result['gateway_rss_loaded_mb']:.0f} MB loaded, idle)",
-            f"≤ {GOALS['rss_mb']:.0f} MB",
-            peak <= GOALS["rss_mb"],
+            f"≤ {TURN_GOALS['rss_mb']:.0f} MB",
+            peak <= TURN_GOALS["rss_mb"],
         ),
         (
             "gateway start until /health answers",
             f"{result['gateway_ready_s']:.1f} s",
-            f"≤ {GOALS['ready_s']:.0f} s",
-            result["gateway_ready_s"] <= GOALS["ready_s"],
+            f"≤ {TURN_GOALS['ready_s']:.0f} s",
+            result["gateway_ready_s"] <= TURN_GOALS["ready_s"],
         ),
     ]
 

@@ -8,7 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from doctor.rules import Facts, Rule, name_of
+from doctor.facts import Facts, name_of
+from doctor.rules import Rule
 
 Status = Literal["pass", "fail", "unknown", "warn"]
 

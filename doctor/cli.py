@@ -13,7 +13,7 @@ from pathlib import Path
 from devstack.settings import Settings, SettingsError, load_settings
 from devstack.worker_health import default_agent_name
 from doctor.diagnose import Diagnosis, diagnose
-from doctor.evidence import Target, gather
+from doctor.gather import Target, gather
 
 MARKS = {"pass": "✓", "fail": "✗", "unknown": "?", "warn": "!"}
 

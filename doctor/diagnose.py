@@ -8,7 +8,8 @@ from typing import Any
 
 from doctor.checks import Check, run_checks
 from doctor.evidence import Evidence
-from doctor.rules import Facts, applying
+from doctor.facts import Facts
+from doctor.rules import applying
 
 
 @dataclass

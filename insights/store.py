@@ -1,11 +1,7 @@
 """Agent sessions on disk: what livekit-agents uploaded for each job (spans, logs, metric
 points, the session report with its transcript and audio), in SQLite in the state dir
-(DEVSTACK_STATE_DIR/insights.db), so they outlive the proxy.
-
-Retention is bounded: the MAX_SESSIONS sessions that uploaded last are kept, the newest
-MAX_ROWS spans (and every root span), logs and metric points each per session, and at most
-MAX_AUDIO_BYTES of audio in all (the audio of the session that reported first goes first;
-its transcript stays)."""
+(DEVSTACK_STATE_DIR/insights.db, its tables in schema.py), so they outlive the proxy.
+Retention is bounded (retention.py)."""
 
 from __future__ import annotations
 
@@ -21,36 +17,10 @@ from typing import Any
 
 from insights.otlp import LogRecord, MetricPoint, Span
 from insights.recordings import Recording
+from insights.retention import MAX_SESSIONS, bound_audio, bound_sessions, trim_rows
+from insights.schema import DATABASE, create
 
 logger = logging.getLogger("devstack.insights")
-DATABASE = "insights.db"
-MAX_SESSIONS = 200
-MAX_ROWS = 5000  # of each kind, per session
-MAX_AUDIO_BYTES = 512 * 1024 * 1024
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS sessions (
-    job_id TEXT PRIMARY KEY, room_id TEXT NOT NULL DEFAULT '', room TEXT NOT NULL DEFAULT '',
-    agent_name TEXT NOT NULL DEFAULT '', first_ns INTEGER, last_ns INTEGER,
-    received_at REAL NOT NULL, dispatch TEXT, unverified INTEGER NOT NULL DEFAULT 0);
-CREATE TABLE IF NOT EXISTS spans (
-    job_id TEXT NOT NULL, span_id TEXT NOT NULL, trace_id TEXT, parent_id TEXT, name TEXT,
-    start_ns INTEGER, end_ns INTEGER, status TEXT, attributes TEXT, events TEXT,
-    PRIMARY KEY (job_id, span_id));
-CREATE TABLE IF NOT EXISTS logs (
-    id INTEGER PRIMARY KEY, job_id TEXT NOT NULL, at_ns INTEGER, severity TEXT, logger TEXT,
-    body TEXT, attributes TEXT);
-CREATE INDEX IF NOT EXISTS logs_job ON logs (job_id, at_ns);
-CREATE TABLE IF NOT EXISTS metrics (
-    id INTEGER PRIMARY KEY, job_id TEXT NOT NULL, name TEXT, at_ns INTEGER, value REAL,
-    attributes TEXT);
-CREATE INDEX IF NOT EXISTS metrics_job ON metrics (job_id);
-CREATE TABLE IF NOT EXISTS reports (
-    job_id TEXT PRIMARY KEY, summary TEXT, chat_history TEXT, duration_ms INTEGER,
-    audio_started_ms INTEGER, audio BLOB, audio_bytes INTEGER NOT NULL DEFAULT 0,
-    received_at REAL NOT NULL);
-"""
-KINDS = ("spans", "logs", "metrics")
 ROOT_SPAN = "job_entrypoint"  # livekit-agents' root span of a job (ipc/job_proc_lazy_main.py)
 ROOM_NAME = "lk.pii.room_name"  # its room (telemetry/trace_types.py ATTR_ROOM_NAME)
 
@@ -64,9 +34,7 @@ class InsightStore:
         self.path = state_dir / DATABASE
         self._lock = threading.Lock()
         with self._db() as db:
-            db.executescript(SCHEMA)
-            with contextlib.suppress(sqlite3.OperationalError):  # a store of an older stack
-                db.execute("ALTER TABLE sessions ADD COLUMN unverified INTEGER NOT NULL DEFAULT 0")
+            create(db)
 
     @contextlib.contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
@@ -170,7 +138,7 @@ class InsightStore:
                     time.time(),
                 ),
             )
-            self._bound_audio(db)
+            bound_audio(db)
             return self._rows(db, {r.job_id})
 
     def note_dispatch(self, job_id: str, dispatch: dict[str, Any]) -> None:
@@ -231,7 +199,7 @@ class InsightStore:
             values,
         ).rowcount
         if new:
-            self._bound_sessions(db)
+            bound_sessions(db)
             return
         db.execute(
             "UPDATE sessions SET received_at = :now, "
@@ -244,42 +212,9 @@ class InsightStore:
         )
 
     def _trim(self, db: sqlite3.Connection, kind: str, job_ids: set[str]) -> list[dict[str, Any]]:
-        """The newest MAX_ROWS of a session's rows (a span tree keeps its roots); returns
-        the sessions' rows."""
-        keep = "parent_id != '' AND " if kind == "spans" else ""
-        order = "start_ns" if kind == "spans" else "id"
-        for job_id in job_ids:
-            db.execute(
-                f"DELETE FROM {kind} WHERE {keep}job_id = ? AND rowid NOT IN (SELECT rowid "
-                f"FROM {kind} WHERE job_id = ? ORDER BY {order} DESC LIMIT {MAX_ROWS})",
-                (job_id, job_id),
-            )
+        """Bound the sessions' rows of this kind (retention.py); returns the sessions' rows."""
+        trim_rows(db, kind, job_ids)
         return self._rows(db, job_ids)
-
-    def _bound_sessions(self, db: sqlite3.Connection) -> None:
-        old = [
-            row[0]
-            for row in db.execute(
-                "SELECT job_id FROM sessions ORDER BY received_at DESC LIMIT -1 OFFSET ?",
-                (MAX_SESSIONS,),
-            )
-        ]
-        for job_id in old:
-            for table in ("sessions", "reports", *KINDS):
-                db.execute(f"DELETE FROM {table} WHERE job_id = ?", (job_id,))
-
-    def _bound_audio(self, db: sqlite3.Connection) -> None:
-        total = 0
-        for row in db.execute(
-            "SELECT job_id, audio_bytes FROM reports WHERE audio_bytes > 0 "
-            "ORDER BY received_at DESC"
-        ).fetchall():
-            total += row["audio_bytes"]
-            if total > MAX_AUDIO_BYTES:
-                db.execute(
-                    "UPDATE reports SET audio = NULL, audio_bytes = 0 WHERE job_id = ?",
-                    (row["job_id"],),
-                )
 
     # --- reads ---
 

@@ -137,7 +137,7 @@ def install() -> bool:
 class WithCloudNotes:
     """The worker's setup function (prewarm), run in each job process after the filters
     are installed there. Pickled by reference to this module, which the runner makes
-    importable in job processes (agent/user_file.py)."""
+    importable in job processes (agent/user_worker.py)."""
 
     def __init__(self, setup: Callable[[Any], Any] | None) -> None:
         self.setup = setup

@@ -24,7 +24,7 @@ from devstack.worker_health import (
     registered_name,
 )
 from doctor.diagnose import diagnose
-from doctor.evidence import Target, gather
+from doctor.gather import Target, gather
 from proxy.deps import LiveKit, SettingsDep
 from proxy.errors import livekit_refused
 from proxy.models import DiagnoseRequest

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from agent.user_file import JOB_PATH
+from agent.user_worker import JOB_PATH
 from devstack.cloud_only import NEEDS_CLOUD, cloud_note
 
 if JOB_PATH not in sys.path:
@@ -121,7 +121,7 @@ def test_the_setup_function_pickles_by_a_name_job_processes_import() -> None:
 
 
 def test_the_runner_wraps_either_kind_of_setup_function() -> None:
-    from agent.user_file import _note_cloud_only_plugins
+    from agent.user_worker import _note_cloud_only_plugins
 
     class Server:  # an AgentServer's private field
         _setup_fnc: Any = None

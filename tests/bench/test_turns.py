@@ -9,16 +9,18 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bench.conversations import _eou, trim
-from bench.turns import breakdown, level_holds, level_summary, pct
+from bench.session_figures import _eou
+from bench.speech import trim
+from bench.summary import percentile
+from bench.turn_figures import breakdown, level_holds, level_summary
 
 
 def test_percentiles_are_nearest_rank() -> None:
     values = [float(v) for v in range(1, 11)]
-    assert pct(values, 50) == 5.0
-    assert pct(values, 95) == 10.0
-    assert pct([3.0], 95) == 3.0
-    assert pct([], 50) is None
+    assert percentile(values, 50) == 5.0
+    assert percentile(values, 95) == 10.0
+    assert percentile([3.0], 95) == 3.0
+    assert percentile([], 50) is None
 
 
 def test_the_breakdown_splits_a_turn_into_the_agents_stages_and_transport() -> None:

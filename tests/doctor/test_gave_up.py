@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 import pytest
 
 from devstack.server_log import NO_CAPACITY, NO_WORKER, NOT_ASSIGNED, WorkerRegistry
-from doctor.evidence import DispatchFacts, RoomFacts, gave_up
+from doctor.evidence import DispatchFacts, RoomFacts
+from doctor.gather import gave_up
 
 pytestmark = pytest.mark.unit
 

@@ -19,7 +19,7 @@ PROJECT_1_2 = PROJECT.with_name("project_1_2")
 PROJECT_NOISE = PROJECT.with_name("project_noise")
 # livekit-agents' own line once the server accepted the worker (every version logs it).
 REGISTERED = "registered worker"
-# The runner's download-files warning (agent/project.py): one line per start at most.
+# The runner's download-files warning (agent/download_files.py): one line per start at most.
 DOWNLOAD_FAILED = "[agent] warning: download-files failed"
 
 
