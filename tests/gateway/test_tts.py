@@ -197,7 +197,7 @@ async def test_whisper_understands_the_voice(
 ) -> None:
     """What the voice says, Whisper writes down: at most one word in eight wrong over four
     sentences. Piper's voice varies from run to run (its noise scales), and tiny.en now and
-    then hears one phrase of it wrong ("in Paris is" as "and pairs of", about 1 run in 30),
+    then hears one phrase of it wrong ("in Paris is" as "and pairs of", once in 90 runs here),
     so one sentence with a one-word budget would measure luck, not the voice."""
     text = (
         "Please call my mother tomorrow morning. The weather in Paris is sunny today. "
