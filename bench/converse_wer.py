@@ -8,7 +8,7 @@ against the voice project's agent (tests/devstack/voice_project/agent.py), on on
 Reports the fixture's start-up (server, worker registered, gateway's engines loaded), each
 run's time and its spoken turn's time (`call.say()`: the person's speech, the agent's
 answer to its last audio frame), the turn's latency, and the word error rate of
-`turn.heard` against the sentence said (tests/support/speech.py's word_errors: word-level
+`turn.heard` against the sentence said (devstack/word_errors.py: word-level
 edit distance over the words said). Writes every run to --out as JSON."""
 
 from __future__ import annotations

@@ -34,7 +34,6 @@ from bench.stack import Stack, own_server, stop_on_sigterm, worker
 from bench.turn_figures import level_holds, level_summary
 from bench.turns_report import markdown
 from devstack.processes import Gateway, insights_env
-from devstack.waiting import http_ok, wait_until
 
 TURN_AGENT = "turn-agent"
 SENTENCES = (
@@ -102,12 +101,7 @@ def start_gateway(stack: Stack) -> tuple[Gateway, float]:
     assert stack.server is not None
     started = time.perf_counter()
     gateway = Gateway(stack.server)
-
-    def ready() -> bool:
-        gateway.check_running()
-        return http_ok(f"{gateway.url}/health")
-
-    wait_until(ready, timeout=GATEWAY_READY_S, what="gateway /health", interval=0.05)
+    gateway.wait_ready(GATEWAY_READY_S, interval=0.05)  # finer than a test needs: it is timed
     return gateway, round(time.perf_counter() - started, 2)
 
 
@@ -144,7 +138,9 @@ def main(argv: list[str] | None = None) -> int:
     stop_on_sigterm()
     p = argparse.ArgumentParser(prog="bench.turns", description=__doc__)
     p.add_argument("--turns", type=int, default=TURNS, help="turns of the one conversation")
-    p.add_argument("--levels", default="1,2,4,8", help="conversations at once, in order")
+    p.add_argument(
+        "--levels", default=",".join(map(str, LEVELS)), help="conversations at once, in order"
+    )
     p.add_argument("--level-turns", type=int, default=LEVEL_TURNS, help="turns at a level")
     p.add_argument("--json", type=Path, help="also write the figures here")
     args = p.parse_args(argv)

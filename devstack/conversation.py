@@ -224,7 +224,7 @@ class Call:
 
     def _quiet_in(self) -> float:
         """Seconds until the agent's audio has been quiet for QUIET (<= 0: it has)."""
-        return QUIET - (time.monotonic() - max(self._loud, default=0))
+        return QUIET - (time.monotonic() - (self._loud[-1] if self._loud else 0))  # in time order
 
     async def _utterance(self, said: _Said, after: float) -> Utterance:
         """`said` with its audio: the first loud frame after `after`, to the last one before
@@ -294,7 +294,9 @@ class Call:
                 f"the agent answered {said.text!r} in text, but the person heard no audio of it"
             )
         latency = self.joined_at + reply.started_s - end
-        errors = [f.error for f in read_failures(self.stack.state_dir, room=self.room)]
+        # Off the loop: the microphone pump must keep sending in real time meanwhile.
+        failures = await asyncio.to_thread(read_failures, self.stack.state_dir, room=self.room)
+        errors = [f.error for f in failures]
         session = Session(self.room, self.agent_identity, errors)
         return Turn(heard, reply, round(latency, 3), session)
 

@@ -22,7 +22,7 @@ import numpy as np
 from livekit import rtc
 
 from devstack.local_server import LiveKitServer
-from devstack.processes import Process
+from devstack.processes import OWN_PREFIXES, Process
 from devstack.stack_files import GATEWAY, ROOT
 from devstack.waiting import free_port, http_ok, wait_until
 
@@ -41,7 +41,7 @@ INSTALL_HINT = 'install the extra: uv add --dev "livekit-devstack[voice] @ ..."'
 # A user's own choices for the gateway's engines pass through; the rest of the stack's
 # variables (and any LIVEKIT_* of the shell, a Cloud key above all) do not.
 KEPT = ("DEVSTACK_LLM_", "DEVSTACK_TTS_ENGINE", "DEVSTACK_STT_MODEL")
-DROPPED = ("LIVEKIT_", "DEVSTACK_", "AGENT_", "GATEWAY_", "OPENAI_", "PROXY_")
+DROPPED = (*OWN_PREFIXES, "DEVSTACK_")
 
 
 def missing_voice_modules() -> list[str]:

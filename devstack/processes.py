@@ -283,12 +283,14 @@ class Gateway(Process):
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def wait_ready(self, timeout: float = 60) -> None:
+    def wait_ready(self, timeout: float = 60, interval: float = 0.1) -> None:
+        """Until /health answers: only once the engines are loaded and warm."""
+
         def ready() -> bool:
             self.check_running()
             return http_ok(self.url + "/health")
 
-        wait_until(ready, timeout=timeout, what="gateway /health")
+        wait_until(ready, timeout=timeout, what="gateway /health", interval=interval)
 
     def env_for_workers(self) -> dict[str, str]:
         """What a stack worker (AgentWorker) needs to use this gateway, as `make dev`'s do."""

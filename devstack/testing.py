@@ -24,7 +24,7 @@ from typing import Any, Literal, TypeVar
 
 from livekit import api, rtc
 
-from devstack.conversation import Call, Turn
+from devstack.conversation import AGENT, PERSON, Call, Turn
 from devstack.conversation_gateway import VoiceGateway, voice_installed
 from devstack.local_server import LiveKitServer, Runtime, choose_runtime, start_livekit_server
 from devstack.server_log import read_registry
@@ -34,7 +34,6 @@ from devstack.tokens import mint_token
 from devstack.waiting import ProcessExitedError, free_port, wait_until
 
 T = TypeVar("T")
-AGENT = rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
 CHAT_TOPIC = "lk.chat"
 REPLY_TOPICS = ("lk.transcription", "lk.chat")  # what AgentSession sends, and plain chat
 
@@ -211,7 +210,7 @@ class Devstack:
             api_key=server.api_key,
             api_secret=server.api_secret,
             room=room,
-            identity="devstack-test-person",
+            identity=PERSON,
             agent_name=name if dispatch == "token" else None,
         )
         self._room, self._replies = rtc.Room(), asyncio.Queue()

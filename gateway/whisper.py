@@ -76,7 +76,7 @@ class Whisper:
     def busy(self) -> bool:
         """A call runs or waits: another socket's interim asked now would only delay the
         finals behind it (a call, once started, is not pre-empted)."""
-        return self._running or not self._jobs.empty()
+        return self._running or self.queued
 
     @property
     def queued(self) -> bool:

@@ -53,16 +53,17 @@ class Output:
         with stream, contextlib.suppress(OSError, ValueError):
             for raw in iter(stream.readline, b""):
                 text = raw.decode(errors="replace")
+                clean = plain(text)
                 # LiveKit Cloud's noise cancellation offline: the runner's one WARNING
                 # says it (devstack/cloud_only.py); its native ERROR lines would not.
-                if self._native.told_elsewhere(plain(text)):
+                if self._native.told_elsewhere(clean):
                     continue
                 with contextlib.suppress(OSError, ValueError):
                     sys.stdout.buffer.write(raw)
                     sys.stdout.buffer.flush()
                 with self._lock:
                     self.tail.append(text.rstrip("\n"))
-                self._keep(plain(text) + "\n")
+                self._keep(clean + "\n")
 
     def _keep(self, text: str) -> None:
         with contextlib.suppress(OSError):
